@@ -1,0 +1,248 @@
+"""Every error coder_jupyter raises, under one root: :class:`CoderError`.
+
+The tree::
+
+    CoderError
+    ├── ConfigurationError (ValueError)      bad CODER_URL, header command failed, bad TLS file ...
+    ├── NotLoggedInError                     no credentials yet: log in (widget, %coder login, coder.auth)
+    ├── TransportError                       the deployment could not be reached (DNS, refused, TLS, timeout)
+    ├── OAuthError                           an OAuth 2.x error (RFC 6749 §5.2 / §4.1.2.1, RFC 7591 §3.2.2)
+    │   ├── OAuthUnavailableError            the deployment's OAuth2 provider is off: use an API token
+    │   ├── RegistrationUnavailableError     dynamic client registration is off: use a pre-registered client
+    │   ├── InvalidMetadataError             discovery document unusable (no code grant, no S256, bad JSON)
+    │   ├── InvalidClientError               the client id/secret is not accepted
+    │   ├── InvalidGrantError                code or refresh token invalid, expired or already used
+    │   ├── AccessDeniedError                the user pressed Cancel on the consent page
+    │   └── LoginStateError                  callback state unknown, expired, replayed or mismatched
+    ├── LoginTimeoutError (TimeoutError)     no callback arrived in time
+    ├── LoginCancelledError                  the login was cancelled in the notebook
+    ├── CoderAPIError                        the REST API answered with an error status
+    │   ├── AuthenticationError              401: log in again
+    │   ├── PermissionDeniedError            403: your role does not allow this
+    │   ├── NotFoundError (LookupError)      404: names what was not found
+    │   ├── ValidationError (ValueError)     400 with Coder's ``validations`` list
+    │   ├── RateLimitedError                 429, with ``retry_after``
+    │   └── ServerError                      5xx
+    ├── BuildFailedError                     a workspace build ended ``failed``/``canceled``
+    └── WaitTimeoutError (TimeoutError)      waiting for a build took longer than the timeout
+
+Messages say what happened and what to do next. No message, ``repr`` or ``args`` of these
+exceptions ever contains a secret (access/refresh token, client secret, PKCE verifier,
+authorization code): the constructors take only the server's public error text and URLs
+without their query string.
+
+This module imports nothing from the rest of the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "AccessDeniedError",
+    "AuthenticationError",
+    "BuildFailedError",
+    "CoderAPIError",
+    "CoderError",
+    "ConfigurationError",
+    "InvalidClientError",
+    "InvalidGrantError",
+    "InvalidMetadataError",
+    "LoginCancelledError",
+    "LoginStateError",
+    "LoginTimeoutError",
+    "NotFoundError",
+    "NotLoggedInError",
+    "OAuthError",
+    "OAuthUnavailableError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RegistrationUnavailableError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
+
+
+class CoderError(Exception):
+    """Root of every exception raised by coder_jupyter."""
+
+
+class ConfigurationError(CoderError, ValueError):
+    """The configuration (environment, traitlets, arguments) cannot be used as given."""
+
+
+class NotLoggedInError(CoderError):
+    """No credentials are available for the deployment.
+
+    Message: ``Not logged in to https://coder.example.com — click "Log in" on the widget above,
+    run %coder login, or set CODER_SESSION_TOKEN.``
+    """
+
+
+class TransportError(CoderError):
+    """The deployment could not be reached, or the connection broke.
+
+    ``url`` is the request URL without its query string.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class OAuthError(CoderError):
+    """An OAuth error response (RFC 6749 §5.2, §4.1.2.1; RFC 7591 §3.2.2).
+
+    Attributes mirror the wire fields: ``error`` (the code, e.g. ``invalid_grant``),
+    ``error_description`` (the server's text, already percent-decoded) and ``error_uri``;
+    ``status`` is the HTTP status when the error came from an HTTP response.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.status = status
+
+
+class OAuthUnavailableError(OAuthError):
+    """The deployment does not offer OAuth2 (provider disabled, or the G1 experiment is off).
+
+    Message: ``https://coder.example.com does not offer OAuth2 login (its OAuth2 provider is
+    disabled). Ask an administrator to enable it, or log in with an API token: create one with
+    `coder tokens create` or in the dashboard (Account → Tokens) and set CODER_SESSION_TOKEN.``
+    """
+
+
+class RegistrationUnavailableError(OAuthError):
+    """Dynamic client registration is disabled and no pre-registered client is configured."""
+
+
+class InvalidMetadataError(OAuthError):
+    """The authorization-server metadata (or another success body) is unusable."""
+
+
+class InvalidClientError(OAuthError):
+    """The token endpoint rejected our client credentials (``invalid_client``)."""
+
+
+class InvalidGrantError(OAuthError):
+    """The authorization code or refresh token was rejected (``invalid_grant``)."""
+
+
+class AccessDeniedError(OAuthError):
+    """The user declined on the consent page (``access_denied``)."""
+
+
+class LoginStateError(OAuthError):
+    """The callback's ``state`` is unknown, expired, already used, or missing."""
+
+
+class LoginTimeoutError(CoderError, TimeoutError):
+    """The browser did not come back with a callback before the timeout."""
+
+
+class LoginCancelledError(CoderError):
+    """The pending login was cancelled (Cancel button, ``%coder logout``, a new login)."""
+
+
+class CoderAPIError(CoderError):
+    """The Coder REST API answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        server_message: Coder's ``message`` field (or ``None``).
+        detail: Coder's ``detail`` field (or ``None``).
+        validations: Coder's ``validations`` list of ``{"field", "detail"}``.
+        hint: what to do next, in plain words.
+        method, url: the request, the URL without its query string.
+        response: the :class:`httpx.Response`, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        server_message: str | None = None,
+        detail: str | None = None,
+        validations: Sequence[Mapping[str, str]] = (),
+        hint: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+        self.detail = detail
+        self.validations = [dict(v) for v in validations]
+        self.hint = hint
+        self.method = method
+        self.url = url
+        self.response = response
+
+
+class AuthenticationError(CoderAPIError):
+    """401: the token is missing, expired or revoked. Log in again."""
+
+
+class PermissionDeniedError(CoderAPIError):
+    """403: the user's role does not allow this action."""
+
+
+class NotFoundError(CoderAPIError, LookupError):
+    """404: the resource does not exist or the user cannot see it."""
+
+
+class ValidationError(CoderAPIError, ValueError):
+    """400: the server rejected the request's fields (see ``validations``)."""
+
+
+class RateLimitedError(CoderAPIError):
+    """429: too many requests. ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(CoderAPIError):
+    """5xx: the deployment failed. Retry later or ask an administrator."""
+
+
+class BuildFailedError(CoderError):
+    """A workspace build ended in ``failed`` or ``canceled``.
+
+    Attributes:
+        build: the final build (a ``WorkspaceBuild`` model).
+        status: the build's final status.
+        logs: the last log lines (strings), most recent last.
+    """
+
+    def __init__(self, message: str, *, build: Any = None, status: str | None = None,
+                 logs: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.build = build
+        self.status = status
+        self.logs = list(logs)
+
+
+class WaitTimeoutError(CoderError, TimeoutError):
+    """Waiting for a workspace build took longer than the timeout. ``build`` is the last state seen."""
+
+    def __init__(self, message: str, *, build: Any = None) -> None:
+        super().__init__(message)
+        self.build = build
