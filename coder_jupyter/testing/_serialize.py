@@ -23,8 +23,6 @@ from ._state import (
     workspace_status,
 )
 
-_EPOCH = "0001-01-01T00:00:00Z"  # Go's zero time, what Coder sends for unset timestamps
-
 
 def user_json(state: State, user: User) -> dict[str, Any]:
     roles = [{"name": "owner", "display_name": "Owner", "organization_id": ""}] if user.owner else []
@@ -111,7 +109,7 @@ def template_json(state: State, template: Template) -> dict[str, Any]:
 
 def job_json(state: State, job: Job, ws: Workspace, template: Template, now: float) -> dict[str, Any]:
     status = job_status(job, now)
-    started = status != "pending" or job.cancel_requested_at is not None and job.started_at <= now
+    started = status != "pending" or (job.cancel_requested_at is not None and job.started_at <= now)
     done = status in ("succeeded", "failed", "canceled")
     completed_at = None
     if done:
@@ -291,7 +289,3 @@ def buildinfo_json(state: State, base_url: str, version: str) -> dict[str, Any]:
         "upgrade_message": "",
         "webpush_public_key": "",
     }
-
-
-def epoch_zero() -> str:
-    return _EPOCH

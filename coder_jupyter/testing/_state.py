@@ -222,7 +222,7 @@ class OAuthApp:
     client_type: str  # "confidential" or "public"
     dynamically_registered: bool
     created_at: float
-    token_endpoint_auth_method: str = "client_secret_basic"
+    token_endpoint_auth_method: str = "client_secret_basic"  # noqa: S105 - a method name
     scope: str = ""
     metadata: dict[str, object] = field(default_factory=dict)
     registration_token_hash: str = ""
@@ -348,7 +348,9 @@ class State:
 
     # ------------------------------------------------------------------ users & keys
 
-    def add_user(self, username: str, password: str, *, email: str | None = None, owner: bool = False) -> User:
+    def add_user(
+        self, username: str, password: str, *, email: str | None = None, owner: bool = False
+    ) -> User:
         if username.lower() in self.users_by_name:
             raise ValueError(f"user {username!r} already exists")
         now = self.clock.now()
@@ -417,7 +419,9 @@ class State:
             if key.app_id == app_id and (user_id is None or key.user_id == user_id):
                 self.delete_api_key(key.id)
         for prefix in [
-            p for p, c in self.codes.items() if c.app_id == app_id and (user_id is None or c.user_id == user_id)
+            p
+            for p, c in self.codes.items()
+            if c.app_id == app_id and (user_id is None or c.user_id == user_id)
         ]:
             del self.codes[prefix]
 
@@ -427,7 +431,9 @@ class State:
 
     # ------------------------------------------------------------------ templates
 
-    def add_template(self, name: str, *, display_name: str, description: str, icon: str, fails: bool) -> Template:
+    def add_template(
+        self, name: str, *, display_name: str, description: str, icon: str, fails: bool
+    ) -> Template:
         now = self.clock.now()
         template = Template(
             id=new_uuid(),
@@ -544,12 +550,18 @@ class State:
         del logs[len([line for line in logs if line.created_at <= now]) :]
         job.cancel_requested_at = now
         job.canceled_at = now if status == "pending" else now + self.build_step_seconds
-        logs.append(LogLine(next(self._log_ids), now, "provisioner_daemon", "info", "Canceling", "Job canceled"))
+        logs.append(
+            LogLine(next(self._log_ids), now, "provisioner_daemon", "info", "Canceling", "Job canceled")
+        )
 
     def job_logs(self, job: Job) -> list[LogLine]:
         """All logs of a job (some may be in the future); generated on first use."""
         if job.logs is None:
-            verb = {"start": "Starting workspace", "stop": "Stopping workspace", "delete": "Destroying workspace"}
+            verb = {
+                "start": "Starting workspace",
+                "stop": "Stopping workspace",
+                "delete": "Destroying workspace",
+            }
             stage = verb[job.transition]
             step = (job.completed_at - job.started_at) / 3
             t = job.started_at
@@ -566,8 +578,20 @@ class State:
                 ]
             else:
                 lines += [
-                    (t + step * 1.5, "provisioner", "info", stage, "docker_container.workspace[0]: Creating..."),
-                    (t + step * 2, "provisioner", "info", stage, "docker_container.workspace[0]: Creation complete"),
+                    (
+                        t + step * 1.5,
+                        "provisioner",
+                        "info",
+                        stage,
+                        "docker_container.workspace[0]: Creating...",
+                    ),
+                    (
+                        t + step * 2,
+                        "provisioner",
+                        "info",
+                        stage,
+                        "docker_container.workspace[0]: Creation complete",
+                    ),
                     (job.completed_at, "provisioner_daemon", "info", "Cleaning Up", ""),
                 ]
             job.logs = [LogLine(next(self._log_ids), *line) for line in lines]

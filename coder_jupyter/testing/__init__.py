@@ -1,0 +1,49 @@
+"""A fake Coder deployment for tests, demos and notebooks.
+
+:class:`FakeCoder` is a real HTTP server on 127.0.0.1 that reproduces Coder's observable
+behaviour: the OAuth 2.1 provider (discovery, dynamic client registration, login and consent
+pages, PKCE, token rotation, revocation), a REST API subset (users, templates, workspaces,
+builds, build logs over WebSocket) and Coder's error bodies and headers. It runs on its own
+event loop in a background thread, so synchronous code can talk to it::
+
+    from coder_jupyter.testing import fake_coder
+
+    with fake_coder(workspaces=3) as fake:
+        print(fake.url, fake.username, fake.password, fake.session_token)
+
+Knobs: provider generation (``generation="g1"|"g2"|"g3"``), provider and DCR switches,
+token lifetimes, a controllable clock (:meth:`FakeCoder.advance`), injected faults
+(:meth:`FakeCoder.add_fault`), rate limits and a request log (:attr:`FakeCoder.requests`).
+The same knobs are reachable over HTTP under ``/__fake__/`` and from the command line:
+``python -m coder_jupyter.testing --help``. Pytest users get the ``coder_fake`` and
+``coder_fake_session`` fixtures from :mod:`coder_jupyter.testing.pytest_plugin`.
+
+This package is independent of the rest of ``coder_jupyter`` on purpose.
+"""
+
+from ._faults import Fault, FaultKind, RequestRecord
+from ._server import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    FakeCoder,
+    FakeUser,
+    OAuthClient,
+    SeededUser,
+    fake_coder,
+)
+from ._state import SCOPE_CATALOG, Generation
+
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "DEFAULT_USERNAME",
+    "SCOPE_CATALOG",
+    "FakeCoder",
+    "FakeUser",
+    "Fault",
+    "FaultKind",
+    "Generation",
+    "OAuthClient",
+    "RequestRecord",
+    "SeededUser",
+    "fake_coder",
+]
