@@ -1,6 +1,11 @@
-"""Kernel side: ``%load_ext coder_jupyter``.
+"""Kernel side: ``%load_ext coder_jupyter`` (see :mod:`.extension`) and ``%coder`` (:mod:`.magics`).
 
-Lead's note to the owner: ``coder_jupyter/__init__.py`` calls
-``coder_jupyter.kernel.load_ipython_extension(ip)`` and ``unload_ipython_extension(ip)``;
-export those two names from here.
+``coder_jupyter/__init__.py`` delegates ``load_ipython_extension`` / ``unload_ipython_extension``
+here.
 """
+
+from __future__ import annotations
+
+from .extension import load_ipython_extension, unload_ipython_extension
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]

@@ -1,6 +1,12 @@
-"""jupyter_server extension: the OAuth callback route.
+"""jupyter_server extension: the OAuth callback route and a small JSON API.
 
-Lead's note to the owner: ``coder_jupyter/__init__.py`` returns
-``[{"module": "coder_jupyter", "app": CoderJupyterApp}]`` from
-``_jupyter_server_extension_points``; export ``CoderJupyterApp`` (an ``ExtensionApp``) from here.
+``coder_jupyter._jupyter_server_extension_points`` returns
+``[{"module": "coder_jupyter", "app": CoderJupyterApp}]``; see :mod:`.app` for configuration and
+:mod:`.handlers` for the routes.
 """
+
+from __future__ import annotations
+
+from .app import CoderJupyterApp
+
+__all__ = ["CoderJupyterApp"]

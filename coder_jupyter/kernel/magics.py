@@ -1,0 +1,186 @@
+"""The ``%coder`` line magic.
+
+================================  ==================================================================
+``%coder`` / ``%coder status``     deployment, status, user, login method, expiry (``--check`` asks
+                                   Coder who the token belongs to). Never a secret.
+``%coder login``                   shows the login widget; in a terminal IPython runs the loopback
+                                   login (RFC 8252) through your browser.
+``%coder login --token``           prompts for an API token (not echoed) and saves it.
+``%coder login --code``            prints the authorization address; paste the code Coder shows.
+``%coder login --browser``         loopback login even in a notebook (kernel on your machine).
+``%coder logout``                  revokes the OAuth session and forgets the credentials
+                                   (``--delete-registration`` also deletes the OAuth client).
+``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
+                                   ``c.CoderConfig.deployments = {"prod": "https://…"}``.
+``%coder help``                    this table.
+================================  ==================================================================
+
+Errors are printed as one line saying what to do (no traceback); secrets are never printed:
+tokens are read with :func:`getpass.getpass`, and addresses are shown without credentials.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from ..errors import CoderError, LoginCancelledError
+from . import _display
+
+if TYPE_CHECKING:
+    from .extension import KernelSession
+
+__all__ = ["CoderMagics", "register", "unregister"]
+
+_USAGE = """Usage:
+  %coder status [--check]           deployment, user, login method, expiry
+  %coder login                      show the login widget (terminal: log in through the browser)
+  %coder login --token              paste an API token (not echoed)
+  %coder login --code               open an address, approve, paste the code shown
+  %coder login --browser            log in through a browser on this machine (loopback)
+  %coder logout [--delete-registration]
+  %coder use <url or name>          switch to another deployment
+"""
+
+
+class _UsageError(Exception):
+    pass
+
+
+@magics_class
+class CoderMagics(Magics):
+    """``%coder``: see the module docstring."""
+
+    def __init__(self, shell: Any, session: KernelSession) -> None:
+        super().__init__(shell)
+        self.session = session
+
+    @line_magic("coder")  # type: ignore[arg-type]
+    def coder(self, line: str) -> None:
+        """Log in and out of Coder and show the status: ``%coder help`` lists the subcommands."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            print(f"%coder: {exc}\n{_USAGE}", file=sys.stderr)
+            return
+        command, args = (words[0], words[1:]) if words else ("status", [])
+        handler = getattr(self, f"_cmd_{command.replace('-', '_')}", None)
+        if handler is None:
+            print(f"%coder: unknown subcommand {command!r}.\n{_USAGE}", file=sys.stderr)
+            return
+        try:
+            handler(args)
+        except _UsageError as exc:
+            print(f"%coder {command}: {exc}\n{_USAGE}", file=sys.stderr)
+        except CoderError as exc:
+            print(f"%coder {command}: {exc}", file=sys.stderr)
+
+    # -- subcommands ------------------------------------------------------------------------------
+
+    def _cmd_help(self, args: list[str]) -> None:
+        print(_USAGE)
+
+    def _cmd_status(self, args: list[str]) -> None:
+        flags = _flags(args, {"--check"})
+        status = self.session.status(check="--check" in flags)
+        if status is None:
+            print(_display.fallback_text(None))
+            return
+        if status.status == "logged_in" and status.username is None:
+            status = self.session.status(check=True) or status  # env/CLI token: ask who it is
+        print("\n".join(_display.status_lines(status)))
+
+    def _cmd_login(self, args: list[str]) -> None:
+        flags = _flags(args, {"--token", "--code", "--browser"})
+        if len(flags) > 1:
+            raise _UsageError("choose one of --token, --code, --browser")
+        if self.session.status() is None:
+            print(_display.fallback_text(None))
+            return
+        auth = self.session.client.auth
+        if "--token" in flags:
+            status = auth.login_with_token(_read_secret("Coder API token (input hidden): "))
+        elif "--code" in flags:
+            status = auth.login_oob(prompt=_read_secret)
+        elif "--browser" in flags or self._terminal():
+            status = auth.login_loopback()
+        else:
+            self.session.show_widget()
+            return
+        print(_display.status_line(status))
+
+    def _cmd_logout(self, args: list[str]) -> None:
+        flags = _flags(args, {"--delete-registration"})
+        if self.session.status() is None:
+            print(_display.fallback_text(None))
+            return
+        auth = self.session.client.auth
+        report = auth.logout(delete_registration="--delete-registration" in flags)
+        where = _display.safe_url(auth.deployment_url)
+        print(f"Logged out of {where}.")
+        print(f"  revoked on Coder:    {report.revoked}")
+        print(f"  local credentials:   {report.local_credentials}")
+        if report.registration != "skipped":
+            print(f"  OAuth client:        {report.registration}")
+        status = auth.status()
+        if status.status == "logged_in":
+            # An env/CLI token still applies; say so rather than pretend we are logged out.
+            print(f"Still authenticated: {_display.status_line(status)} Unset CODER_SESSION_TOKEN to stop.")
+
+    def _cmd_use(self, args: list[str]) -> None:
+        if len(args) != 1:
+            names = ", ".join(sorted(self.session.deployments())) or "none configured"
+            raise _UsageError(f"give one deployment URL or name (configured names: {names})")
+        url = self.session.resolve(args[0])
+        self.session.connect(url)
+        self.session.inject()
+        self.session.greet()
+
+    def _terminal(self) -> bool:
+        return getattr(self.shell, "kernel", None) is None
+
+
+def _flags(args: list[str], allowed: set[str]) -> set[str]:
+    unknown = [a for a in args if a not in allowed]
+    if unknown:
+        raise _UsageError(f"unexpected {' '.join(unknown)!r}")
+    return set(args)
+
+
+def _read_secret(prompt: str) -> str:
+    """Read a secret without echo. In a kernel, ipykernel routes getpass through the front end."""
+    try:
+        value = getpass.getpass(prompt)
+    except Exception as exc:  # e.g. StdinNotImplementedError: the front end cannot prompt
+        if type(exc).__name__ == "StdinNotImplementedError":
+            raise LoginCancelledError(
+                "This front end cannot prompt for input. Set CODER_SESSION_TOKEN before starting the "
+                "kernel, or click \"Log in\" on the widget."
+            ) from None
+        raise
+    if not value.strip():
+        raise LoginCancelledError("Nothing was entered; the login was cancelled.")
+    return value.strip()
+
+
+def register(shell: Any, session: KernelSession) -> CoderMagics:
+    """Register ``%coder`` bound to ``session``; returns the instance for :func:`unregister`."""
+    magics = CoderMagics(shell, session)
+    shell.register_magics(magics)
+    return magics
+
+
+def unregister(shell: Any, magics: CoderMagics) -> None:
+    """Remove ``%coder`` if it is still ours (IPython has no public unregister)."""
+    manager = shell.magics_manager
+    line = manager.magics.get("line", {})
+    bound = line.get("coder")
+    if getattr(bound, "__self__", None) is magics:
+        del line["coder"]
+    registry = getattr(manager, "registry", {})
+    if registry.get(type(magics).__name__) is magics:
+        del registry[type(magics).__name__]

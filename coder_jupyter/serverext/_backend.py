@@ -1,0 +1,102 @@
+"""The server extension's only door into the login engine (:mod:`coder_jupyter._login`).
+
+Handlers call these blocking methods from a worker thread. Keeping them here means the
+handlers know HTTP and pages, and this module knows which engine calls answer them.
+
+The deployment the JSON routes act on is the one configured for Jupyter: ``CODER_URL`` or
+``c.CoderConfig.url`` in a Jupyter server config file (``jupyter_server_config.py``), read by
+the config layer with the server extension as its traitlets parent. The callback route needs no
+configuration: the pending login named by ``state`` says which deployment it belongs to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from traitlets.config import Configurable
+
+from .._login import AuthManager, AuthStatus, LoginStarted, LogoutReport, complete_login
+from ..errors import ConfigurationError
+
+__all__ = ["LoginBackend"]
+
+
+class LoginBackend:
+    """Login operations for the server extension.
+
+    Args:
+        parent: the extension app; its traitlets config (``c.CoderConfig.*``) configures the
+            deployment, TLS and headers exactly as in a kernel.
+    """
+
+    def __init__(self, parent: Configurable | None = None) -> None:
+        self._parent = parent
+        self._lock = threading.Lock()
+        self._manager: AuthManager | None = None
+        self._manager_url: str | None = None
+
+    def _config(self) -> Any:
+        from .._config import CoderConfig
+
+        return CoderConfig(parent=self._parent)
+
+    def configured_url(self) -> str | None:
+        """The configured deployment URL (normalized), or ``None`` when none is configured."""
+        url: str | None = self._config().resolved_url()
+        return url or None
+
+    def manager(self) -> AuthManager | None:
+        """The :class:`AuthManager` of the configured deployment (reused while the URL is unchanged)."""
+        config = self._config()
+        url = config.resolved_url() or None
+        if url is None:
+            return None
+        with self._lock:
+            if self._manager is None or self._manager_url != url:
+                self._close_manager()
+                self._manager = AuthManager(url, config=config)
+                self._manager_url = url
+            return self._manager
+
+    def _require(self) -> AuthManager:
+        manager = self.manager()
+        if manager is None:
+            raise ConfigurationError(
+                "No Coder deployment is configured for this Jupyter server. Set CODER_URL, or "
+                "c.CoderConfig.url in jupyter_server_config.py, and restart the server."
+            )
+        return manager
+
+    def complete(self, params: Mapping[str, str]) -> AuthStatus:
+        """Finish the login named by ``params["state"]`` (:func:`coder_jupyter._login.complete_login`)."""
+        return complete_login(params, config=self._config())
+
+    def status(self) -> AuthStatus | None:
+        """The configured deployment's status, or ``None`` when no deployment is configured."""
+        manager = self.manager()
+        return None if manager is None else manager.status()
+
+    def begin_login(self, redirect_uri: str) -> LoginStarted:
+        """Start an OAuth login whose callback is ``redirect_uri``."""
+        return self._require().begin_login(redirect_uri)
+
+    def logout(self) -> LogoutReport:
+        """Revoke and forget the credentials of the configured deployment."""
+        return self._require().logout()
+
+    def cancel(self) -> None:
+        """Drop the configured deployment's pending login, if any."""
+        self._require().cancel_login()
+
+    def _close_manager(self) -> None:
+        close = getattr(self._manager, "close", None)
+        if callable(close):
+            close()
+        self._manager = None
+
+    def close(self) -> None:
+        """Release the cached manager (and its HTTP client)."""
+        with self._lock:
+            self._close_manager()
