@@ -73,6 +73,10 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
     (notif / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # Save widget state into notebooks, so the "no secret in the saved file" check has teeth.
+    widgets = settings / "@jupyter-widgets" / "jupyterlab-manager"
+    widgets.mkdir(parents=True)
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -90,6 +94,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
         "--ServerApp.allow_root=True", f"--ServerApp.base_url={BASE_URL}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
     ]
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

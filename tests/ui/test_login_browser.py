@@ -1,0 +1,164 @@
+"""The product as a user meets it, in a real browser: JupyterLab and Notebook 7 under /user/alice/.
+
+``%load_ext coder_jupyter`` → click **Log in** → sign in and **Allow** on the fake Coder's consent
+page in the popup → the widget says "Logged in" → a cell lists workspaces → the saved notebook holds
+no secret → **Log out** → **Log in** again and **Cancel** on the consent page → "access denied".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+JupyterServer = Any  # tests/ui/conftest.py
+
+# Coder's token shapes: API keys "<10>-<22>", and "coder_<10>_<40>" for refresh tokens, codes, secrets.
+SECRET_SHAPES = re.compile(r"\b[A-Za-z0-9]{10}-[A-Za-z0-9]{22}\b|coder_[a-z0-9]{10}_[A-Za-z0-9]{40}")
+
+CELLS = [
+    "%load_ext coder_jupyter",
+    "ws = coder.workspaces('owner:me')\nprint('WORKSPACES', sorted(w.name for w in ws))",
+]
+
+
+def _write_notebook(root: Path) -> str:
+    name = f"login-{uuid.uuid4().hex[:8]}.ipynb"
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": uuid.uuid4().hex[:8], "metadata": {},
+             "outputs": [], "source": src}
+            for src in CELLS
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / name).write_text(json.dumps(nb))
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _logged_out(jupyter_server: JupyterServer) -> None:
+    """Every test starts with an empty credential store."""
+    shutil.rmtree(jupyter_server.store, ignore_errors=True)
+
+
+def _wait_for_kernel(page: Any) -> None:
+    page.wait_for_function(
+        """() => {
+            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+        }""",
+        timeout=60_000,
+    )
+
+
+def _run_cell(page: Any, index: int) -> None:
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).wait_for()
+
+
+def _consent(popup: Any, fake: Any, *, allow: bool) -> None:
+    popup.locator("#username, #allow").first.wait_for()
+    if popup.locator("#username").count():
+        popup.fill("#username", fake.username)
+        popup.fill("#password", fake.password)
+        popup.click("#login")
+    popup.locator("#allow").wait_for()
+    popup.click("#allow" if allow else "#cancel")
+
+
+def _secrets_in_store(store: Path) -> set[str]:
+    found: set[str] = set()
+    for f in store.rglob("*.json"):
+        try:
+            data = json.loads(f.read_text())
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            for key in ("access_token", "refresh_token", "client_secret", "code_verifier",
+                        "registration_access_token"):
+                if isinstance(data.get(key), str) and data[key]:
+                    found.add(data[key])
+    return found
+
+
+def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: str) -> None:
+    # Given a notebook that loads the extension
+    page.goto(url)
+    _wait_for_kernel(page)
+    _run_cell(page, 0)
+    widget = page.locator(".coder-jupyter-login")
+    widget.locator(".cj-badge-logged_out").wait_for()
+
+    # When the user clicks Log in, signs in and allows
+    with page.expect_popup() as popup_info:
+        widget.locator(".cj-login").click()
+    popup = popup_info.value
+    secrets_seen = _secrets_in_store(server.store)  # the pending login's verifier
+    _consent(popup, fake, allow=True)
+
+    # Then the widget turns to "Logged in" and names the Coder user
+    widget.locator(".cj-badge-logged_in").wait_for()
+    assert fake.username in widget.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / f"widget-logged-in-{flavour}.png"))
+    secrets_seen |= _secrets_in_store(server.store)
+    assert any(s for s in secrets_seen), "the store should hold the tokens after login"
+
+    # And the next cell lists the user's workspaces
+    _run_cell(page, 1)
+    out = page.locator(".jp-Notebook .jp-CodeCell").nth(1).locator(".jp-OutputArea")
+    out.get_by_text("WORKSPACES").wait_for()
+    assert "workspace-1" in out.inner_text()
+
+    # When the notebook is saved, the file holds widget state but no secret
+    page.keyboard.press("Control+s")
+    page.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=20_000
+    )
+    saved = next(server.root.glob(url.split("/")[-1].split("?")[0])).read_text()
+    assert "application/vnd.jupyter.widget-view+json" in saved
+    for secret in secrets_seen:
+        assert secret not in saved
+    assert not SECRET_SHAPES.search(saved)
+    access_tokens = [s for s in secrets_seen if re.fullmatch(r"[A-Za-z0-9]{10}-[A-Za-z0-9]{22}", s)]
+
+    # When the user logs out, the widget says so and the old token is dead on the server
+    widget.locator(".cj-logout").click()
+    widget.locator(".cj-badge-logged_out").wait_for()
+    for token in access_tokens:
+        r = httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token})
+        assert r.status_code == 401
+
+    # When the user logs in again but cancels on the consent page, the widget shows access denied
+    with page.expect_popup() as popup_info:
+        widget.locator(".cj-login").click()
+    _consent(popup_info.value, fake, allow=False)
+    widget.locator(".cj-badge-error").wait_for()
+    assert "denied" in widget.locator(".cj-error").inner_text().lower()
+    page.screenshot(path=str(ARTIFACTS / f"widget-access-denied-{flavour}.png"))
+
+
+def test_full_login_flow_in_jupyterlab(page: Any, jupyter_server: JupyterServer, ui_fake: Any) -> None:
+    name = _write_notebook(jupyter_server.root)
+    _full_flow(page, jupyter_server, ui_fake, jupyter_server.lab(name), "lab")
+
+
+def test_full_login_flow_in_notebook7(page: Any, jupyter_server: JupyterServer, ui_fake: Any) -> None:
+    name = _write_notebook(jupyter_server.root)
+    _full_flow(page, jupyter_server, ui_fake, jupyter_server.notebook7(name), "notebook7")
