@@ -51,7 +51,7 @@ class ClientRegistration:
 
     client_id: str
     client_secret: str | None = field(default=None, repr=False)
-    token_endpoint_auth_method: ClientAuthMethod = "client_secret_basic"
+    token_endpoint_auth_method: ClientAuthMethod = "client_secret_basic"  # noqa: S105
     redirect_uris: tuple[str, ...] = ()
     registration_access_token: str | None = field(default=None, repr=False)
     registration_client_uri: str | None = None
@@ -77,7 +77,7 @@ class TokenSet:
     """
 
     access_token: str = field(repr=False)
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     scope: str | None = None
