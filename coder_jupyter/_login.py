@@ -22,6 +22,7 @@ Headless::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
 import logging
@@ -32,7 +33,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import anyio
 import httpx
 
 from . import _flows as flows
@@ -45,6 +45,7 @@ from ._oauth.responses import printable
 from ._store import PendingLogins, Store
 from ._transport import drive, url_without_query
 from .errors import (
+    AccessDeniedError,
     CoderError,
     InvalidClientError,
     LoginCancelledError,
@@ -382,7 +383,7 @@ class AuthManager:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._timeout()
-            await anyio.sleep(min(0.2, remaining))
+            await asyncio.sleep(min(0.2, remaining))
 
     def _deadline(self, timeout: float | None) -> float:
         if timeout is None:
@@ -396,6 +397,14 @@ class AuthManager:
             return status
         if self._pending_error is not None:
             raise OAuthError(self._pending_error)
+        if self._pending is not None:
+            ended = self.pending_logins.outcome(self._pending.state)
+            if ended is not None and not ended.get("ok"):
+                # Another process (the Jupyter server) consumed this login and it failed there.
+                self._pending = None
+                error, message = ended.get("error"), str(ended.get("message") or "The login failed.")
+                cls = AccessDeniedError if error == "access_denied" else OAuthError
+                raise cls(message, error=error if isinstance(error, str) else None)
         if self._pending is None and self._done.is_set():
             raise LoginCancelledError("The login was cancelled. Click \"Log in\" to start again.")
         return None
@@ -582,20 +591,28 @@ def _finish(
                 pending = pending_logins.take(latest.state, now=now)
     if state_error is not None and params.error is None and params.code is not None:
         raise state_error  # the store's message: unknown, already used, or expired
-    code = authorize.check_callback(params, pending, now=now)
-    assert pending is not None
-    manager = manager_for(pending.deployment_url)
-    metadata = manager.metadata()
-    registration = manager._registration_for(pending.client_id, metadata)
     try:
-        tokens = manager._drive(flows.exchange_code(metadata, registration, code=code,
-                                                    redirect_uri=pending.redirect_uri,
-                                                    code_verifier=pending.code_verifier, clock=clock))
-    except InvalidClientError:
-        if registration.dynamic:
-            manager.store.delete_registration()  # registered anew at the next login
+        code = authorize.check_callback(params, pending, now=now)
+        assert pending is not None
+        manager = manager_for(pending.deployment_url)
+        metadata = manager.metadata()
+        registration = manager._registration_for(pending.client_id, metadata)
+        try:
+            tokens = manager._drive(flows.exchange_code(metadata, registration, code=code,
+                                                        redirect_uri=pending.redirect_uri,
+                                                        code_verifier=pending.code_verifier, clock=clock))
+        except InvalidClientError:
+            if registration.dynamic:
+                manager.store.delete_registration()  # registered anew at the next login
+            raise
+        status = manager._store_login(registration, tokens)
+    except CoderError as exc:
+        if pending is not None:  # tell the process that started this login how it ended
+            pending_logins.record_outcome(pending.state, ok=False, error=getattr(exc, "error", None),
+                                          message=str(exc))
         raise
-    return manager._store_login(registration, tokens)
+    pending_logins.record_outcome(pending.state, ok=True)
+    return status
 
 
 def complete_login(params: Mapping[str, str], *, config: CoderConfig | None = None) -> AuthStatus:

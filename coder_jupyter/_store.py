@@ -432,6 +432,31 @@ class PendingLogins:
         with contextlib.suppress(OSError):
             os.close(os.open(self.path / f"{key}.used", os.O_CREAT | os.O_WRONLY, 0o600))
 
+    def record_outcome(self, state: str, *, ok: bool, error: str | None = None,
+                       message: str | None = None) -> None:
+        """Say how a consumed login ended, for the process that started it.
+
+        The Jupyter server finishes logins that a kernel started; when the callback carries
+        ``access_denied`` or the exchange fails, the kernel learns it from here instead of
+        waiting for its timeout. ``error`` is the OAuth error code and ``message`` the
+        (secret-free) text shown to the user; both are written into the state's tombstone.
+        """
+        self._prepare()
+        outcome = {"ok": ok, "error": error, "message": message}
+        with contextlib.suppress(OSError):
+            _write_json(self.path / f"{_state_key(state)}.used", outcome)
+
+    def outcome(self, state: str) -> dict[str, Any] | None:
+        """How the login for ``state`` ended (see :meth:`record_outcome`), or ``None`` while it
+        is pending, after a plain cancel, or when nothing was recorded."""
+        path = self.path / f"{_state_key(state)}.used"
+        try:
+            if path.stat().st_size == 0:
+                return None
+        except OSError:
+            return None
+        return _read_json(path)
+
     def discard(self, state: str) -> None:
         """Forget the pending login for ``state`` if it is still there (idempotent, never raises
         for an unknown state). Use it to cancel; a later callback with that state is refused."""

@@ -201,6 +201,20 @@ def test_login_finished_by_the_server_process_is_noticed(coder_fake: FakeCoder) 
     assert (status.status, status.username) == ("logged_in", coder_fake.username)
 
 
+def test_login_that_fails_in_the_server_process_is_noticed_at_once(coder_fake: FakeCoder) -> None:
+    kernel = AuthManager(coder_fake.url)
+    started = kernel.begin_login(redirect_uri=REDIRECT)
+    callback = consent(coder_fake, started.authorization_url, allow=False)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    # When the Jupyter server's callback route gets the Cancel redirect
+    with pytest.raises(AccessDeniedError):
+        complete_login(query)
+    # Then the kernel that started the login learns it now, not at its 5-minute timeout
+    with pytest.raises(AccessDeniedError):
+        kernel.wait_for_login(timeout=5)
+    assert kernel.status().status == "logged_out"
+
+
 def test_token_login_and_bad_token(coder_fake: FakeCoder) -> None:
     auth = AuthManager(coder_fake.url)
     status = auth.login_with_token(coder_fake.session_token)
