@@ -13,6 +13,10 @@ trait (``c.CoderConfig.``)  environment variable             meaning
 ``url``                     ``CODER_URL``                    the deployment
 ``oauth_client_id``         ``CODER_OAUTH_CLIENT_ID``        a pre-registered OAuth2 app (when
 ``oauth_client_secret``     ``CODER_OAUTH_CLIENT_SECRET``    dynamic registration is off)
+``oauth_redirect_uri``      ``CODER_OAUTH_REDIRECT_URI``     one callback URI for every user of a
+                                                             pre-registered app on JupyterHub
+                                                             (``https://hub/hub/user-redirect/
+                                                             coder/oauth/callback``)
 ``login_methods``           ``CODER_JUPYTER_LOGIN_METHODS``  which credential sources, in order
 ``ca_bundle``               ``CODER_TLS_CA_FILE``            PEM CA bundle to trust
 ``client_cert``             ``CODER_TLS_CERT_FILE``          mTLS client certificate (PEM)
@@ -292,6 +296,12 @@ class CoderConfig(Configurable):
     oauth_client_secret = Unicode(
         help="Client secret of that OAuth2 app (default: $CODER_OAUTH_CLIENT_SECRET). Never displayed.",
     ).tag(config=True)
+    oauth_redirect_uri = Unicode(
+        help="Redirect URI for logins through the Jupyter server, instead of the page's own "
+        "{base_url}coder/oauth/callback. On JupyterHub with one pre-registered app (Coder matches redirect "
+        "URIs exactly), set https://<hub>/hub/user-redirect/coder/oauth/callback: the hub forwards it to "
+        "the signed-in user's server (default: $CODER_OAUTH_REDIRECT_URI).",
+    ).tag(config=True)
     login_methods = List(
         Unicode(),
         help="Credential sources to use, in order, after an explicitly given token: env "
@@ -344,6 +354,10 @@ class CoderConfig(Configurable):
     @default("oauth_client_secret")
     def _oauth_client_secret_default(self) -> str:
         return _env("CODER_OAUTH_CLIENT_SECRET")
+
+    @default("oauth_redirect_uri")
+    def _oauth_redirect_uri_default(self) -> str:
+        return _env("CODER_OAUTH_REDIRECT_URI")
 
     @default("login_methods")
     def _login_methods_default(self) -> list[str]:
@@ -492,8 +506,10 @@ class CoderConfig(Configurable):
 
 
 def _user_agent() -> str:
-    from . import __version__
-
+    try:
+        from ._version import __version__
+    except ImportError:  # a source tree that was never built
+        __version__ = "0.0.0"
     return f"coder-jupyter/{__version__}"
 
 
