@@ -5,23 +5,58 @@ A *flow* is a generator that yields :class:`httpx.Request` objects and receives 
 :func:`drive` runs a flow on a sync client, :func:`adrive` on an async client — the protocol
 logic is written once and shared by both.
 
-(Lead's seed: the client engineer owns this module and extends it with retries and the Coder
-API error mapping.)
+Two more things live here because they are about the wire, not about any one API call:
+
+* **Retries** (:class:`RetryPolicy`, opt-in per call): idempotent requests (GET, HEAD, PUT,
+  DELETE, OPTIONS) are sent again after a connection error or a 429/502/503/504 answer, with
+  bounded exponential backoff and full jitter; ``Retry-After`` is honoured up to a cap. A POST
+  or PATCH is never repeated: Coder might have acted on it already.
+* **Coder API error mapping** (:func:`raise_for_status`): a non-2xx answer from ``/api/v2``
+  becomes a :class:`~coder_jupyter.errors.CoderAPIError` subclass carrying the status, Coder's
+  ``message``/``detail``/``validations`` and a hint. Messages never include request headers
+  (tokens live there) and print URLs without their query string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TypeVar
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
 
-from .errors import TransportError
+from .errors import (
+    AuthenticationError,
+    CoderAPIError,
+    NotFoundError,
+    NotLoggedInError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 
 T = TypeVar("T")
 Flow = Generator[httpx.Request, httpx.Response, T]
 
-__all__ = ["Flow", "adrive", "drive", "url_without_query"]
+__all__ = [
+    "Flow",
+    "RetryPolicy",
+    "adrive",
+    "drive",
+    "not_logged_in_message",
+    "raise_for_status",
+    "url_without_query",
+]
+
+#: Headers that carry a credential; a request without any of them was sent unauthenticated.
+_CREDENTIAL_HEADERS = ("coder-session-token", "authorization")
 
 
 def url_without_query(url: httpx.URL | str) -> str:
@@ -38,16 +73,112 @@ def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> Trans
     )
 
 
-def drive(flow: Flow[T], client: httpx.Client) -> T:
-    """Run ``flow`` to completion on ``client`` and return its result."""
+# --------------------------------------------------------------------------- retries
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before sending an idempotent request again.
+
+    Attempt ``n`` (0-based) that failed waits ``uniform(0, min(cap, base * 2**n))`` seconds ("full
+    jitter"), or the server's ``Retry-After`` when it sent one, capped at ``retry_after_cap``
+    (a server asking for ten minutes should surface as an error, not a frozen notebook cell).
+
+    Args:
+        attempts: total tries, the first one included (``1`` disables retries).
+        base: the first backoff step, in seconds.
+        cap: the largest backoff step, in seconds.
+        retry_after_cap: the longest ``Retry-After`` honoured; longer waits are not attempted.
+        statuses: answers worth retrying.
+        methods: methods safe to repeat (RFC 9110 §9.2.2 idempotent methods).
+    """
+
+    attempts: int = 4
+    base: float = 0.2
+    cap: float = 3.0
+    retry_after_cap: float = 30.0
+    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    methods: frozenset[str] = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered exponential delay after failed attempt number ``attempt`` (0-based)."""
+        return random.uniform(0.0, min(self.cap, self.base * (2**attempt)))  # noqa: S311 - jitter, not crypto
+
+    def delay(self, request: httpx.Request, attempt: int, response: httpx.Response | None) -> float | None:
+        """Seconds to wait before retrying, or ``None`` when the request must not be retried.
+
+        ``response`` is ``None`` after a connection error.
+        """
+        if request.method not in self.methods or attempt + 1 >= self.attempts:
+            return None
+        if response is None:
+            return self.backoff(attempt)
+        if response.status_code not in self.statuses:
+            return None
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is None:
+            return self.backoff(attempt)
+        return retry_after if retry_after <= self.retry_after_cap else None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` (delta-seconds or an HTTP-date, RFC 9110 §10.2.3) as seconds, or ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+def _with_client_defaults(request: httpx.Request, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    # Flows build bare requests; the client's own headers (User-Agent, CODER_HEADER extras)
+    # still apply, without overriding what the flow set.
+    for name, value in client.headers.items():
+        if name not in request.headers:
+            request.headers[name] = value
+    return request
+
+
+def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = None) -> T:
+    """Run ``flow`` to completion on ``client`` and return its result.
+
+    Args:
+        flow: the generator to run.
+        client: sends the requests (its ``auth`` signs them).
+        retry: retry idempotent requests on connection errors and 429/502/503/504; ``None``
+            (the default) sends every request once.
+
+    Raises:
+        TransportError: the deployment could not be reached (after the retries, if any).
+    """
     try:
         request = next(flow)
         while True:
-            try:
-                response = client.send(request)
-                response.read()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, request) from None
+            _with_client_defaults(request, client)
+            attempt = 0
+            while True:
+                try:
+                    response = client.send(request)
+                    response.read()
+                except httpx.TransportError as exc:
+                    wait = retry.delay(request, attempt, None) if retry else None
+                    if wait is None:
+                        raise _transport_error(exc, request) from None
+                else:
+                    wait = retry.delay(request, attempt, response) if retry else None
+                    if wait is None:
+                        break
+                    response.close()
+                time.sleep(wait)
+                attempt += 1
             request = flow.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
@@ -55,18 +186,156 @@ def drive(flow: Flow[T], client: httpx.Client) -> T:
         flow.close()
 
 
-async def adrive(flow: Flow[T], client: httpx.AsyncClient) -> T:
-    """Async twin of :func:`drive`."""
+async def adrive(flow: Flow[T], client: httpx.AsyncClient, *, retry: RetryPolicy | None = None) -> T:
+    """Async twin of :func:`drive` (same arguments, same retries)."""
     try:
         request = next(flow)
         while True:
-            try:
-                response = await client.send(request)
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, request) from None
+            _with_client_defaults(request, client)
+            attempt = 0
+            while True:
+                try:
+                    response = await client.send(request)
+                    await response.aread()
+                except httpx.TransportError as exc:
+                    wait = retry.delay(request, attempt, None) if retry else None
+                    if wait is None:
+                        raise _transport_error(exc, request) from None
+                else:
+                    wait = retry.delay(request, attempt, response) if retry else None
+                    if wait is None:
+                        break
+                    await response.aclose()
+                await asyncio.sleep(wait)
+                attempt += 1
             request = flow.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     finally:
         flow.close()
+
+
+# --------------------------------------------------------------------------- Coder API errors
+
+
+class _Validation(msgspec.Struct):
+    field: str = ""
+    detail: str = ""
+
+
+class _CoderResponse(msgspec.Struct):
+    """``codersdk.Response``: the body of every Coder API error."""
+
+    message: str | None = None
+    detail: str | None = None
+    validations: list[_Validation] | None = None
+
+
+def not_logged_in_message(deployment_url: str) -> str:
+    """The message of :class:`~coder_jupyter.errors.NotLoggedInError` for ``deployment_url``."""
+    return (
+        f'Not logged in to {deployment_url} — click "Log in" on the widget above, run %coder login, '
+        "or set CODER_SESSION_TOKEN."
+    )
+
+
+def _hint(status: int, what: str | None) -> str | None:
+    if status == 401:
+        return (
+            "Your session expired or was revoked: log in again (the widget's Log in button or "
+            "%coder login), or set a fresh CODER_SESSION_TOKEN."
+        )
+    if status == 403:
+        return "Your Coder role does not allow this. Ask a Coder administrator for the permission."
+    if status == 404:
+        return (
+            f"Check that {what} exists and that you can see it (names are owner/name; ids are UUIDs)."
+            if what
+            else "Check the name or id, and that you can access it."
+        )
+    if status == 409:
+        return "The resource changed or is busy (e.g. a build is already running). Wait and try again."
+    if status == 429:
+        return "Coder is rate limiting you: wait a little and try again."
+    if status >= 500:
+        return "The deployment failed to answer. Try again later, or ask a Coder administrator."
+    if status in (400, 422):
+        return "Fix the fields listed above and try again."
+    return None
+
+
+def _parse_body(response: httpx.Response) -> _CoderResponse:
+    try:
+        return msgspec.json.decode(response.content, type=_CoderResponse)
+    except msgspec.DecodeError:
+        return _CoderResponse()
+
+
+def raise_for_status(
+    response: httpx.Response, *, what: str | None = None, deployment_url: str | None = None
+) -> None:
+    """Raise the :class:`~coder_jupyter.errors.CoderAPIError` matching a non-2xx Coder answer.
+
+    Args:
+        response: a read response from the Coder REST API.
+        what: the thing the request was about, for 404 messages (e.g. ``workspace "alice/dev"``).
+        deployment_url: the deployment, named in :class:`NotLoggedInError`'s message.
+
+    Raises:
+        NotLoggedInError: 401 to a request that carried no credential at all.
+        AuthenticationError: 401 (hint: log in again).
+        PermissionDeniedError: 403.
+        NotFoundError: 404, naming ``what``.
+        ValidationError: 400/422 (with Coder's ``validations``).
+        RateLimitedError: 429 (with ``retry_after``).
+        ServerError: 5xx.
+        CoderAPIError: any other error status.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    request = response.request
+    method, url = request.method, url_without_query(request.url)
+    if status == 401 and not any(h in request.headers for h in _CREDENTIAL_HEADERS):
+        base = deployment_url or url_without_query(request.url.copy_with(path="/"))
+        raise NotLoggedInError(not_logged_in_message(base.rstrip("/")))
+    body = _parse_body(response)
+    validations = [{"field": v.field, "detail": v.detail} for v in body.validations or ()]
+    hint = _hint(status, what)
+    lead = f"{what[0].upper()}{what[1:]} was not found" if status == 404 and what else None
+    parts = [lead or f"{method} {url} failed with {status} {response.reason_phrase}".rstrip()]
+    if body.message:
+        parts.append(f": {body.message}")
+    if body.detail:
+        parts.append(f" ({body.detail})")
+    text = "".join(parts)
+    for v in validations:
+        text += f"\n  - {v['field']}: {v['detail']}"
+    if hint:
+        text += f"\n{hint}"
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "server_message": body.message,
+        "detail": body.detail,
+        "validations": validations,
+        "hint": hint,
+        "method": method,
+        "url": url,
+        "response": response,
+    }
+    cls: type[CoderAPIError] = _ERRORS.get(status, ServerError if status >= 500 else CoderAPIError)
+    if cls is RateLimitedError:
+        raise RateLimitedError(
+            text, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs
+        )
+    raise cls(text, **kwargs)
+
+
+_ERRORS: Mapping[int, type[CoderAPIError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: ValidationError,
+    429: RateLimitedError,
+}

@@ -79,8 +79,10 @@ class LoginBackend:
         return None if manager is None else manager.status()
 
     def begin_login(self, redirect_uri: str) -> LoginStarted:
-        """Start an OAuth login whose callback is ``redirect_uri``."""
-        return self._require().begin_login(redirect_uri)
+        """Start an OAuth login whose callback is ``redirect_uri`` (or the admin's fixed
+        ``oauth_redirect_uri``, e.g. JupyterHub's user-redirect URL for a pre-registered app)."""
+        manager = self._require()
+        return manager.begin_login(manager.config.oauth_redirect_uri or redirect_uri)
 
     def logout(self) -> LogoutReport:
         """Revoke and forget the credentials of the configured deployment."""
