@@ -55,6 +55,9 @@ from .errors import (
     OAuthUnavailableError,
 )
 
+#: Seconds a login may wait for the browser before it is abandoned.
+DEFAULT_LOGIN_TIMEOUT = 300.0
+
 __all__ = [
     "OOB_REDIRECT_URI",
     "AuthManager",
@@ -263,7 +266,7 @@ class AuthManager:
 
     # -- OAuth login --------------------------------------------------------------------------------
 
-    def begin_login(self, redirect_uri: str | None = None, *, timeout: float = 300.0) -> LoginStarted:
+    def begin_login(self, redirect_uri: str | None = None, *, timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
         """Start an OAuth login: discover, register (or reuse) the client, make PKCE + state, and
         record the pending login in the store so any process that receives the callback can
         finish it.
@@ -386,8 +389,9 @@ class AuthManager:
             await asyncio.sleep(min(0.2, remaining))
 
     def _deadline(self, timeout: float | None) -> float:
-        if timeout is None:
-            timeout = max(0.0, self._pending.expires_at - self.clock()) if self._pending else 0.0
+        if timeout is None:  # the pending login's own expiry; with none yet, the widget's 5 minutes
+            timeout = (max(0.0, self._pending.expires_at - self.clock()) if self._pending
+                       else DEFAULT_LOGIN_TIMEOUT)
         return time.monotonic() + timeout
 
     def _login_outcome(self) -> AuthStatus | None:
@@ -441,7 +445,7 @@ class AuthManager:
                           oauth_available=self._oauth_available)
 
     def login_loopback(
-        self, *, open_browser: bool = True, timeout: float = 300.0,
+        self, *, open_browser: bool = True, timeout: float = DEFAULT_LOGIN_TIMEOUT,
         show: Callable[[str], None] = print,
     ) -> AuthStatus:
         """Log in through a one-shot listener on ``127.0.0.1`` (RFC 8252), for kernels without a
@@ -478,7 +482,7 @@ class AuthManager:
         return 0
 
     def login_oob(
-        self, *, prompt: Callable[[str], str] | None = None, timeout: float = 300.0,
+        self, *, prompt: Callable[[str], str] | None = None, timeout: float = DEFAULT_LOGIN_TIMEOUT,
         show: Callable[[str], None] = print,
     ) -> AuthStatus:
         """Log in with Coder's out-of-band redirect: open the URL, approve, paste the code shown.

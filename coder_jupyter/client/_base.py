@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from .._login import AuthManager, AuthStatus
 from .._transport import Flow, RetryPolicy
 from ..errors import BuildFailedError, NotFoundError, WaitTimeoutError
 from ._api import Api, WorkspacesPage, is_uuid, template_ids
@@ -158,8 +159,8 @@ class CoderBase:
         self._conn = conn
         #: The deployment URL, e.g. ``https://coder.example.com``.
         self.url: str = conn.url
-        #: Login, logout and status (``coder.auth.begin_login()``, ...); ``None`` in fixed-token mode.
-        self.auth: Any = conn.manager
+        #: Login, logout and status (``coder.auth.begin_login()``, ``coder.auth.logout()``, ...).
+        self.auth: AuthManager = conn.manager
         self._api = Api(conn.url)
         self.retry = retry if retry is not None else RetryPolicy()
         if page_size < 1 or concurrency < 1:
@@ -173,6 +174,25 @@ class CoderBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+    def wait_for_login(self, timeout: float | None = None) -> AuthStatus:
+        """Block until the login started by the widget (or ``%coder login``) completes.
+
+        For scripts and "Run all": the cell after ``%load_ext coder_jupyter`` can call this and
+        continue once the user has approved in the browser. Returns at once when already logged in.
+
+        Raises:
+            LoginTimeoutError: nothing arrived within ``timeout`` seconds.
+            AccessDeniedError: the user pressed Cancel on Coder's consent page.
+        """
+        status = self.auth.status()
+        return status if status.status == "logged_in" else self.auth.wait_for_login(timeout)
+
+    async def await_login(self, timeout: float | None = None) -> AuthStatus:
+        """Awaitable form of :meth:`wait_for_login` (``await coder.await_login()``); never blocks
+        the event loop."""
+        status = self.auth.status()
+        return status if status.status == "logged_in" else await self.auth.await_login(timeout)
 
     # -- composite flows ----------------------------------------------------------------------
 
