@@ -12,6 +12,8 @@ server's coroutines on that loop.
 
 from __future__ import annotations
 
+import asyncio
+
 import html
 import json
 import re
@@ -65,6 +67,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoder]:
 @pytest.fixture
 def fetch(jp_fetch: Any, jp_asyncio_loop: Any) -> Fetch:
     """``fetch("coder/api/status")`` → the response, whatever its status (no exception on 4xx)."""
+    # tornado's client makes its Future on the current loop; an earlier async test may have left
+    # the main thread without one.
+    asyncio.set_event_loop(jp_asyncio_loop)
 
     def run(*parts: str, **kwargs: Any) -> HTTPResponse:
         kwargs.setdefault("raise_error", False)
