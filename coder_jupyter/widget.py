@@ -1,0 +1,439 @@
+"""The login widget: ``LoginWidget(coder.auth)`` shows and drives the login of one Coder deployment.
+
+The kernel owns the state; the front end (the ``coder-jupyter`` JupyterLab extension) renders it
+and turns clicks into custom messages::
+
+    front end → kernel   {"event": "login", "redirect_uri": "https://…/user/alice/coder/oauth/callback"}
+                         {"event": "cancel"}   {"event": "logout"}
+                         {"event": "token", "token": "…"}     a message only: never widget state
+                         {"event": "check", "ok": true, "outcome": "logged_in"}
+                                               the callback page told the notebook page it is done
+    kernel → front end   {"event": "open", "url": authorization_url}   navigate the login popup
+                         {"event": "close_popup"}
+
+A click on **Log in** opens a blank popup at once (so popup blockers allow it) and sends
+``login``; a worker thread discovers the deployment, registers the client, starts the login
+(:meth:`~coder_jupyter._login.AuthManager.begin_login`), sends ``open`` and waits for the store to
+show the tokens the Jupyter server wrote when Coder redirected the popup back. The cell is never
+blocked. Synced traits hold public facts only (deployment, state, user name, method, expiry, step,
+error text); a notebook saved after a full login contains no secret.
+
+Where the front end cannot render the widget, its output still carries ``text/plain`` and
+``text/html`` with instructions (``%coder login --code`` / ``--token``,
+``coder.auth.login_with_token(getpass())``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from html import escape
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import ipywidgets
+from traitlets import Bool, CaselessStrEnum, Float, Unicode
+
+from ._login import AuthManager, AuthStatus
+from ._oauth.responses import printable
+from .errors import CoderError, LoginCancelledError, LoginTimeoutError
+
+__all__ = ["MODULE_NAME", "MODULE_VERSION", "LoginWidget"]
+
+log = logging.getLogger(__name__)
+
+
+def _module_version() -> str:
+    """The npm package's version: the built extension's package.json, else the source tree's,
+    else the Python package version hatch generated from it (the same single source)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "labextension" / "package.json", here.parent / "labextension" / "package.json"):
+        try:
+            version = json.loads(candidate.read_text(encoding="utf-8"))["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(version, str):
+            return version
+    try:  # written by the build (hatch's version hook); absent in a never-built source tree
+        return str(importlib.import_module(f"{__package__}._version").__version__)
+    except (ImportError, AttributeError):
+        return "0.0.0"
+
+
+#: The front-end module (npm package and labextension) that holds ``LoginModel`` / ``LoginView``.
+MODULE_NAME: Final = "coder-jupyter"
+#: Its version; the front end registers the same one, read from the same package.json.
+MODULE_VERSION: Final = _module_version()
+
+STEP_DISCOVER: Final = "Discovering the deployment…"
+STEP_REGISTER: Final = "Registering Jupyter with Coder…"
+STEP_APPROVE: Final = "Waiting for you to approve in the browser…"
+STEP_FINISH: Final = "Finishing the login…"
+STEP_TOKEN: Final = "Checking the token…"  # noqa: S105 (a progress message)
+STEP_LOGOUT: Final = "Logging out…"
+
+#: What the callback page's ``outcome`` means, for a login that failed in the Jupyter server.
+#: Only these fixed keys are accepted from the browser; nothing it sends is displayed.
+OUTCOME_MESSAGES: Final[Mapping[str, str]] = {
+    "access_denied": "You declined on Coder's consent page. Click Log in to try again.",
+    "invalid_state": "That login had expired or was already used. Click Log in to start a new one.",
+    "invalid_grant": "Coder refused the authorization code (it may have expired). Click Log in to try again.",
+    "invalid_request": "The browser came back without a usable answer from Coder. Click Log in to try again.",
+    "server_error": "The Jupyter server could not finish the login (see its log). Click Log in to try again.",
+    "not_authenticated": "The login popup was not logged in to this Jupyter server. Log in to Jupyter in "
+    "that browser, then click Log in again.",
+}
+
+_MAX_REDIRECT_URI = 2048
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without user info, query or fragment: safe to show."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    whole = round(seconds)
+    return f"{whole} second{'s' if whole != 1 else ''}"
+
+
+def _values(status: AuthStatus) -> dict[str, Any]:
+    """The synced traits that show ``status`` (all public by construction)."""
+    waiting = status.status == "waiting"
+    return {
+        "deployment_url": _safe_url(status.deployment_url),
+        "status": status.status,
+        "username": status.username or "",
+        "method": status.method or "",
+        "expires_at": status.expires_at,
+        "error": (status.error or "") if status.status == "error" else "",
+        "oauth_available": status.oauth_available,
+        "step": STEP_APPROVE if waiting else "",
+        "timeout_at": None,
+    }
+
+
+def _message(exc: BaseException) -> str:
+    """What the widget shows for an error: a CoderError's message (secret-free by design)."""
+    if isinstance(exc, CoderError):
+        return printable(exc, 500)
+    return f"Unexpected error ({type(exc).__name__}); see the kernel log. Click Log in to try again."
+
+
+class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
+    """Log in to a Coder deployment from a notebook: state, progress, Cancel, Log out, API token.
+
+    Usually shown by ``%load_ext coder_jupyter``; by hand::
+
+        from coder_jupyter.widget import LoginWidget
+        LoginWidget(coder.auth)            # renders coder.auth.status(), then follows the clicks
+
+    Args:
+        auth: the deployment's :class:`~coder_jupyter._login.AuthManager` (``coder.auth``).
+        timeout: seconds a browser login may take before it is abandoned (default 5 minutes).
+
+    Synced traits (all public; never a token, code, verifier or secret): ``deployment_url``,
+    ``status`` (``logged_out``, ``waiting``, ``logged_in``, ``expired``, ``error``), ``username``,
+    ``method`` (``oauth``, ``token``, ``env``, ``cli`` or empty), ``expires_at``, ``error``,
+    ``step``, ``timeout_at`` (Unix seconds) and ``oauth_available``.
+    """
+
+    _model_name = Unicode("LoginModel").tag(sync=True)
+    _view_name = Unicode("LoginView").tag(sync=True)
+    _model_module = Unicode(MODULE_NAME).tag(sync=True)
+    _view_module = Unicode(MODULE_NAME).tag(sync=True)
+    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+    deployment_url = Unicode("", help="The deployment, without query or credentials.").tag(sync=True)
+    status = CaselessStrEnum(
+        ["logged_out", "waiting", "logged_in", "expired", "error"], default_value="logged_out",
+        help="The login state shown by the badge.",
+    ).tag(sync=True)
+    username = Unicode("", help="Who is logged in (empty when nobody is).").tag(sync=True)
+    method = Unicode("", help="How: oauth, token, env, cli, or empty.").tag(sync=True)
+    expires_at = Float(None, allow_none=True, help="When the credentials expire (Unix s).").tag(sync=True)
+    error = Unicode("", help="Why the last attempt failed (plain text, secret-free).").tag(sync=True)
+    step = Unicode("", help="What the login is doing now, while status is 'waiting'.").tag(sync=True)
+    timeout_at = Float(None, allow_none=True, help="When a waiting login gives up (Unix s).").tag(sync=True)
+    oauth_available = Bool(None, allow_none=True,
+                           help="Whether the deployment offers OAuth2 (None: not known yet).").tag(sync=True)
+
+    def __init__(self, auth: AuthManager, *, timeout: float = 300.0, **kwargs: Any) -> None:
+        # The comm opens with the real state, so the first render is already right.
+        super().__init__(**{**_values(auth.status()), **kwargs})
+        self._auth = auth
+        self._timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._begin_lock = threading.Lock()  # one begin_login at a time, so a stale one can be undone
+        self._attempt = 0
+        self._workers: list[threading.Thread] = []
+        self.on_msg(self._on_front_end_message)
+        self.refresh()
+        if self.oauth_available is None and self.status != "logged_in":
+            self._spawn("discover", self._run_discover)
+
+    def __repr__(self) -> str:
+        who = f" as {self.username}" if self.username else ""
+        return f"LoginWidget({_safe_url(self.deployment_url)!r}, status={self.status!r}{who})"
+
+    # -- public -------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Show ``auth.status()`` (no network I/O). Called after every action and on ``check``."""
+        self._show(self._auth.status())
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until background work (a login, logout or token check) has finished.
+
+        Returns:
+            ``True`` if nothing is running any more, ``False`` if ``timeout`` ran out first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._workers = [w for w in self._workers if w.is_alive()]
+                workers = list(self._workers)
+            if not workers:
+                return True
+            for worker in workers:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                worker.join(remaining)
+                if deadline is not None and time.monotonic() >= deadline and worker.is_alive():
+                    return False
+
+    # -- display ------------------------------------------------------------------------------------
+
+    def _show(self, status: AuthStatus) -> None:
+        values = _values(status)
+        if status.status == "waiting":
+            del values["timeout_at"]  # keep the deadline this widget set
+        with self.hold_sync():
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def _show_error(self, message: str) -> None:
+        with self.hold_sync():
+            self.status = "error"
+            self.error = message
+            self.step = ""
+            self.timeout_at = None
+            self.oauth_available = self._auth.status().oauth_available
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if data is None:
+            return None
+        data["text/plain"] = self._fallback_text()
+        data["text/html"] = self._fallback_html()
+        return data
+
+    def _fallback_text(self) -> str:
+        where = self.deployment_url or "the Coder deployment"
+        state = {
+            "logged_in": f"logged in as {self.username or 'an unnamed user'}",
+            "waiting": "waiting for the browser",
+            "expired": "the session has expired",
+            "error": f"the last login failed: {self.error}",
+        }.get(self.status, "not logged in")
+        return (
+            f"Coder login widget for {where} ({state}).\n"
+            "This front end cannot show the widget (no coder-jupyter JupyterLab extension). Instead:\n"
+            "  %coder login --code    prints an address to open; approve, then paste the code shown\n"
+            "  %coder login --token   paste an API token (`coder tokens create`); it is not echoed\n"
+            "  or: from getpass import getpass; coder.auth.login_with_token(getpass())"
+        )
+
+    def _fallback_html(self) -> str:
+        where = escape(self.deployment_url) if self.deployment_url else "the Coder deployment"
+        return (
+            "<div class='coder-jupyter-fallback'>"
+            f"<p><b>Coder login for {where}</b>: this front end cannot show the login widget "
+            "(the <code>coder-jupyter</code> JupyterLab extension is not installed here). Instead:</p><ul>"
+            "<li><code>%coder login --code</code> prints an address: open it, approve, then paste the code "
+            "shown;</li>"
+            "<li><code>%coder login --token</code> asks for an API token (create one with "
+            "<code>coder tokens create</code>), or "
+            "<code>from getpass import getpass; coder.auth.login_with_token(getpass())</code></li></ul></div>"
+        )
+
+    # -- messages from the front end ------------------------------------------------------------
+
+    def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        event = content.get("event")
+        if event == "login":
+            self._on_login(content.get("redirect_uri"))
+        elif event == "cancel":
+            self._on_cancel()
+        elif event == "logout":
+            self._on_logout()
+        elif event == "token":
+            token = content.get("token")
+            self._on_token(token if isinstance(token, str) else "")
+        elif event == "check":
+            self._on_check(content.get("ok"), content.get("outcome"))
+        else:
+            log.debug("ignored a front-end message with event %r", printable(event, 40))
+
+    def _next_attempt(self) -> int:
+        with self._lock:
+            self._attempt += 1
+            return self._attempt
+
+    def _current(self, attempt: int) -> bool:
+        with self._lock:
+            return attempt == self._attempt
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        worker = threading.Thread(target=target, args=args, name=f"coder-jupyter-{name}", daemon=True)
+        with self._lock:
+            self._workers.append(worker)
+        worker.start()
+
+    def _on_login(self, redirect_uri: object) -> None:
+        if not (isinstance(redirect_uri, str) and redirect_uri.startswith(("http://", "https://"))
+                and len(redirect_uri) <= _MAX_REDIRECT_URI):
+            self._next_attempt()
+            self._show_error("The notebook page sent no usable callback address; reload the page and "
+                             "click \"Log in\" again.")
+            self.send({"event": "close_popup"})
+            return
+        attempt = self._next_attempt()
+        with self.hold_sync():
+            self.status = "waiting"
+            self.error = ""
+            self.step = STEP_DISCOVER
+            self.timeout_at = time.time() + self._timeout
+        self._spawn("login", self._run_login, attempt, redirect_uri)
+
+    def _run_login(self, attempt: int, redirect_uri: str) -> None:
+        try:
+            self._auth.metadata()
+            if not self._current(attempt):
+                return
+            self.step = STEP_REGISTER
+            with self._begin_lock:
+                if not self._current(attempt):
+                    return
+                # An admin's fixed callback (JupyterHub + one pre-registered app) wins over the page's.
+                redirect_uri = self._auth.config.oauth_redirect_uri or redirect_uri
+                started = self._auth.begin_login(redirect_uri, timeout=self._timeout)
+                if not self._current(attempt):  # cancelled while registering
+                    self._auth.cancel_login()
+                    return
+                with self.hold_sync():
+                    self.step = STEP_APPROVE
+                    self.timeout_at = time.time() + self._timeout
+                self.send({"event": "open", "url": started.authorization_url})
+            status = self._auth.wait_for_login(self._timeout)
+        except LoginTimeoutError:
+            if self._current(attempt):
+                minutes = _duration(self._timeout)
+                self._show_error(f"Login timed out after {minutes} — click Log in to try again.")
+                self.send({"event": "close_popup"})
+            return
+        except LoginCancelledError:
+            if self._current(attempt):  # cancelled elsewhere (%coder logout, another login)
+                self.refresh()
+            return
+        except Exception as exc:
+            if not isinstance(exc, CoderError):
+                log.exception("the login failed unexpectedly")
+            if self._current(attempt):
+                self._show_error(_message(exc))
+            return
+        if self._current(attempt):
+            self._show(status)
+            self.send({"event": "close_popup"})
+
+    def _run_discover(self) -> None:
+        """Learn early whether OAuth is offered, so the view can lead with the API-token path."""
+        try:
+            self._auth.metadata()
+        except CoderError as exc:
+            log.debug("discovery failed: %s", _message(exc))
+        except Exception:
+            log.exception("discovery failed unexpectedly")
+        self.oauth_available = self._auth.status().oauth_available
+
+    def _on_cancel(self) -> None:
+        self._next_attempt()
+        self._auth.cancel_login()
+        self.refresh()
+        self.send({"event": "close_popup"})
+
+    def _on_logout(self) -> None:
+        attempt = self._next_attempt()
+        self.step = STEP_LOGOUT
+        self._spawn("logout", self._run_logout, attempt)
+
+    def _run_logout(self, attempt: int) -> None:
+        try:
+            report = self._auth.logout()
+        except Exception as exc:
+            if not isinstance(exc, CoderError):
+                log.exception("the logout failed unexpectedly")
+            if self._current(attempt):
+                self._show_error(_message(exc))
+            return
+        if report.revoked.startswith("failed"):
+            log.warning("logged out locally, but revoking on Coder %s", report.revoked)
+        if self._current(attempt):
+            self.refresh()
+
+    def _on_token(self, token: str) -> None:
+        attempt = self._next_attempt()
+        self._auth.cancel_login()
+        if not token.strip():
+            self._show_error("The API token field was empty. Paste a token (create one with "
+                             "`coder tokens create`) and try again.")
+            return
+        with self.hold_sync():
+            self.status = "waiting"
+            self.error = ""
+            self.step = STEP_TOKEN
+            self.timeout_at = None
+        self._spawn("token", self._run_token, attempt, token)
+
+    def _run_token(self, attempt: int, token: str) -> None:
+        try:
+            status = self._auth.login_with_token(token)
+        except Exception as exc:
+            if not isinstance(exc, CoderError):
+                log.exception("the token login failed unexpectedly")
+            if self._current(attempt):
+                self._show_error(_message(exc))
+            return
+        if self._current(attempt):
+            self._show(status)
+
+    def _on_check(self, ok: object, outcome: object) -> None:
+        """The callback page said the login ended (in the Jupyter server, which wrote the store)."""
+        status = self._auth.status()
+        if self.status != "waiting":
+            if self.status == "error" and status.status != "logged_in":
+                return  # the login worker already showed why it failed; keep saying so
+            self._show(status)
+            return
+        if status.status == "logged_in" or ok is True:
+            # The waiting worker sees the store change within a poll and shows the result.
+            self.step = STEP_FINISH
+            return
+        if ok is False and isinstance(outcome, str) and outcome in OUTCOME_MESSAGES:
+            self._next_attempt()
+            self._auth.cancel_login()
+            self._show_error(OUTCOME_MESSAGES[outcome])

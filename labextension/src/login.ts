@@ -1,0 +1,85 @@
+/**
+ * What the widget view and the status-bar command share: the callback URL, the login popup and
+ * the callback page's message.
+ *
+ * Popup blockers allow `window.open` only during the click itself, so the popup is opened blank
+ * at once and navigated to Coder's consent page when the authorization URL arrives.
+ */
+
+import { PageConfig } from '@jupyterlab/coreutils';
+
+/** The popup's window name: a second login reuses the same window. */
+export const POPUP_NAME = 'coder-jupyter-login';
+
+const POPUP_FEATURES = 'popup,width=600,height=760';
+
+/** The `source` field of the callback page's `postMessage`. */
+export const MESSAGE_SOURCE = 'coder-jupyter';
+
+let popup: Window | null = null;
+
+/**
+ * The OAuth redirect URI: this page's real origin + Jupyter's base URL + `coder/oauth/callback`,
+ * e.g. `https://hub.example.com/user/alice/coder/oauth/callback`.
+ */
+export function callbackUri(): string {
+  const base = new URL(PageConfig.getOption('baseUrl') || '/', window.location.origin);
+  const path = base.pathname.replace(/\/+$/, '');
+  return `${base.origin}${path}/coder/oauth/callback`;
+}
+
+/**
+ * Open (or reuse) the blank login popup. Call synchronously from a click handler.
+ *
+ * @returns the popup, or `null` when the browser blocked it.
+ */
+export function openPopup(): Window | null {
+  popup = window.open('about:blank', POPUP_NAME, POPUP_FEATURES);
+  return popup;
+}
+
+/**
+ * Send the open popup to `url`.
+ *
+ * @returns `false` when there is no open popup (blocked or closed by the user): show a link.
+ */
+export function navigatePopup(url: string): boolean {
+  if (popup === null || popup.closed) {
+    return false;
+  }
+  popup.location.href = url;
+  return true;
+}
+
+/** Open `url` in the login popup from a click (the fallback link of a blocked popup). */
+export function openInPopup(url: string): boolean {
+  popup = window.open(url, POPUP_NAME, POPUP_FEATURES);
+  return popup !== null;
+}
+
+/** Close the login popup if it is still open. */
+export function closePopup(): void {
+  if (popup !== null && !popup.closed) {
+    popup.close();
+  }
+  popup = null;
+}
+
+/** The callback page's message, as posted by the server extension's page. */
+export interface ICallbackMessage {
+  source: typeof MESSAGE_SOURCE;
+  ok: boolean;
+  outcome: string;
+}
+
+/**
+ * Is `event` the callback page telling us the login ended? Only messages from this page's own
+ * origin (where the server extension's callback page lives) with our `source` are accepted.
+ */
+export function isCallbackMessage(event: MessageEvent): event is MessageEvent<ICallbackMessage> {
+  if (event.origin !== window.location.origin) {
+    return false;
+  }
+  const data: unknown = event.data;
+  return data !== null && typeof data === 'object' && (data as { source?: unknown }).source === MESSAGE_SOURCE;
+}

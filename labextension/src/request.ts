@@ -1,0 +1,64 @@
+/**
+ * The only fetch of the extension: calls the server extension's JSON routes under
+ * `{base_url}coder/`.
+ */
+
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/**
+ * Call `{base_url}coder/{endpoint}` and return its JSON body.
+ *
+ * `ServerConnection.makeRequest` adds the Jupyter token and the XSRF header, which POSTs need
+ * (and every request needs behind JupyterHub).
+ *
+ * @param endpoint - path below `coder/`, e.g. `api/status`.
+ * @param init - fetch options (method, body).
+ * @throws ServerConnection.NetworkError when the server cannot be reached,
+ *   ServerConnection.ResponseError for a non-2xx answer (its `message` is the server's).
+ */
+export async function requestAPI<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'coder', endpoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  const text = await response.text();
+  let data: unknown = null;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      data !== null && typeof data === 'object' && typeof (data as { message?: unknown }).message === 'string'
+        ? (data as { message: string }).message
+        : undefined;
+    throw new ServerConnection.ResponseError(response, message);
+  }
+  return data as T;
+}
+
+/** The body of `GET coder/api/status` (public fields only; never a secret). */
+export interface IStatusReply {
+  deployment: string | null;
+  status: 'unconfigured' | 'logged_out' | 'waiting' | 'logged_in' | 'expired' | 'error';
+  username: string | null;
+  method: string | null;
+  expires_at: number | null;
+  error: string | null;
+  oauth_available: boolean | null;
+}
+
+/** The body of `POST coder/api/login`. */
+export interface ILoginReply {
+  authorization_url: string;
+  redirect_uri: string;
+  expires_at: number;
+}

@@ -1,0 +1,382 @@
+/**
+ * The login widget's model and view. The Python side (`coder_jupyter.widget.LoginWidget`) owns
+ * the state; the view only reflects it and turns clicks into custom messages:
+ *
+ * - view → kernel: `{event: "login", redirect_uri}`, `{event: "cancel"}`, `{event: "logout"}`,
+ *   `{event: "token", token}` (a message, never state; the field is cleared at once),
+ *   `{event: "check"}` (the callback page said the login ended).
+ * - kernel → view: `{event: "open", url}` (navigate the popup), `{event: "close_popup"}`.
+ */
+
+import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
+
+import { callbackUri, closePopup, isCallbackMessage, navigatePopup, openInPopup, openPopup } from './login';
+import { MODULE_NAME, MODULE_VERSION } from './version';
+
+/** The widget's states (the Python trait `status`). */
+export type LoginStatus = 'logged_out' | 'waiting' | 'logged_in' | 'expired' | 'error';
+
+const BADGES: Record<LoginStatus, string> = {
+  logged_out: 'Logged out',
+  waiting: 'Waiting for the browser',
+  logged_in: 'Logged in',
+  expired: 'Expired',
+  error: 'Error'
+};
+
+const METHODS: Record<string, string> = {
+  oauth: 'OAuth',
+  token: 'API token',
+  env: 'CODER_SESSION_TOKEN',
+  cli: 'Coder CLI session'
+};
+
+/** The model: synced traits only (never a secret). */
+export class LoginModel extends DOMWidgetModel {
+  defaults(): Backbone.ObjectHash {
+    return {
+      ...super.defaults(),
+      _model_name: LoginModel.model_name,
+      _model_module: LoginModel.model_module,
+      _model_module_version: LoginModel.model_module_version,
+      _view_name: LoginModel.view_name,
+      _view_module: LoginModel.view_module,
+      _view_module_version: LoginModel.view_module_version,
+      deployment_url: '',
+      status: 'logged_out',
+      username: '',
+      method: '',
+      expires_at: null,
+      error: '',
+      step: '',
+      timeout_at: null,
+      oauth_available: null
+    };
+  }
+
+  static serializers: ISerializers = { ...DOMWidgetModel.serializers };
+
+  static model_name = 'LoginModel';
+  static model_module = MODULE_NAME;
+  static model_module_version = MODULE_VERSION;
+  static view_name = 'LoginView';
+  static view_module = MODULE_NAME;
+  static view_module_version = MODULE_VERSION;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function button(label: string, className: string, onClick: () => void): HTMLButtonElement {
+  const node = el('button', `jp-mod-styled ${className}`, label);
+  node.type = 'button';
+  node.addEventListener('click', event => {
+    event.preventDefault();
+    onClick();
+  });
+  return node;
+}
+
+function formatRemaining(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The view: header (deployment + badge), message, step list, actions, API-token form. */
+export class LoginView extends DOMWidgetView {
+  private _badge!: HTMLSpanElement;
+  private _deployment!: HTMLAnchorElement;
+  private _message!: HTMLDivElement;
+  private _steps!: HTMLOListElement;
+  private _countdown!: HTMLSpanElement;
+  private _error!: HTMLDivElement;
+  private _popupNote!: HTMLDivElement;
+  private _loginButton!: HTMLButtonElement;
+  private _cancelButton!: HTMLButtonElement;
+  private _logoutButton!: HTMLButtonElement;
+  private _tokenToggle!: HTMLButtonElement;
+  private _tokenForm!: HTMLFormElement;
+  private _tokenInput!: HTMLInputElement;
+  private _tokenHint!: HTMLDivElement;
+  private _seenSteps: string[] = [];
+  private _tokenOpen = false;
+  private _timer: number | null = null;
+  private _onWindowMessage = (event: MessageEvent): void => {
+    if (isCallbackMessage(event)) {
+      this.send({ event: 'check' });
+    }
+  };
+
+  render(): void {
+    this.el.classList.add('coder-jupyter-login');
+
+    const header = el('div', 'cj-header');
+    header.append(el('span', 'cj-brand', 'Coder'));
+    this._deployment = el('a', 'cj-deployment');
+    this._deployment.target = '_blank';
+    this._deployment.rel = 'noopener noreferrer';
+    header.append(this._deployment);
+    this._badge = el('span', 'cj-badge');
+    header.append(this._badge);
+
+    this._message = el('div', 'cj-message');
+    this._steps = el('ol', 'cj-steps');
+    this._countdown = el('span', 'cj-countdown');
+    this._error = el('div', 'cj-error');
+    this._error.setAttribute('role', 'alert');
+    this._popupNote = el('div', 'cj-popup-note');
+
+    const actions = el('div', 'cj-actions');
+    this._loginButton = button('Log in', 'jp-mod-accept cj-login', () => this._login());
+    this._cancelButton = button('Cancel', 'jp-mod-reject cj-cancel', () => this._cancel());
+    this._logoutButton = button('Log out', 'jp-mod-reject cj-logout', () => this.send({ event: 'logout' }));
+    this._tokenToggle = el('button', 'cj-link cj-token-toggle', 'Use an API token instead');
+    this._tokenToggle.type = 'button';
+    this._tokenToggle.addEventListener('click', () => {
+      this._tokenOpen = !this._tokenOpen;
+      this._update();
+      if (this._tokenOpen) {
+        this._tokenInput.focus();
+      }
+    });
+    actions.append(this._loginButton, this._cancelButton, this._logoutButton, this._countdown, this._tokenToggle);
+
+    this._tokenForm = el('form', 'cj-token');
+    this._tokenForm.autocomplete = 'off';
+    this._tokenInput = el('input', 'jp-mod-styled cj-token-input');
+    this._tokenInput.type = 'password';
+    this._tokenInput.autocomplete = 'off';
+    this._tokenInput.spellcheck = false;
+    this._tokenInput.placeholder = 'Paste a Coder API token';
+    this._tokenInput.setAttribute('aria-label', 'Coder API token');
+    const submit = el('button', 'jp-mod-styled jp-mod-accept cj-token-submit', 'Log in with token');
+    submit.type = 'submit';
+    this._tokenForm.append(this._tokenInput, submit);
+    this._tokenHint = el('div', 'cj-hint');
+    this._tokenForm.append(this._tokenHint);
+    this._tokenForm.addEventListener('submit', event => {
+      event.preventDefault();
+      this._sendToken();
+    });
+
+    this.el.append(header, this._message, this._steps, this._error, this._popupNote, actions, this._tokenForm);
+
+    this.listenTo(this.model, 'change', this._update);
+    this.listenTo(this.model, 'msg:custom', this._onCustom);
+    window.addEventListener('message', this._onWindowMessage);
+    this._update();
+  }
+
+  remove(): void {
+    window.removeEventListener('message', this._onWindowMessage);
+    this._stopTimer();
+    super.remove();
+  }
+
+  private _login(): void {
+    // Open the popup during the click itself, or the browser's popup blocker refuses it.
+    const popup = openPopup();
+    this._showPopupNote(popup === null ? 'blocked' : 'none');
+    this._seenSteps = [];
+    this.send({ event: 'login', redirect_uri: callbackUri() });
+  }
+
+  private _cancel(): void {
+    closePopup();
+    this._showPopupNote('none');
+    this.send({ event: 'cancel' });
+  }
+
+  private _sendToken(): void {
+    const token = this._tokenInput.value.trim();
+    // Cleared before anything else: the token lives in this field only until it is sent.
+    this._tokenInput.value = '';
+    if (token.length === 0) {
+      this._tokenInput.focus();
+      return;
+    }
+    this.send({ event: 'token', token });
+  }
+
+  private _onCustom(content: { event?: string; url?: string }): void {
+    if (content.event === 'open' && typeof content.url === 'string') {
+      const url = content.url;
+      if (navigatePopup(url)) {
+        this._showPopupNote('fallback', url);
+      } else {
+        this._showPopupNote('blocked', url);
+      }
+    } else if (content.event === 'close_popup') {
+      closePopup();
+      this._showPopupNote('none');
+    }
+  }
+
+  /** Below the message: nothing, a "popup blocked" notice, or a quiet "no popup?" link. */
+  private _showPopupNote(kind: 'none' | 'blocked' | 'fallback', url?: string): void {
+    const note = this._popupNote;
+    note.replaceChildren();
+    note.dataset.kind = kind;
+    if (kind === 'none' || (kind === 'blocked' && url === undefined)) {
+      note.hidden = kind === 'none';
+      if (kind === 'blocked') {
+        note.textContent = 'Your browser blocked the login popup; a link will appear here in a moment.';
+      }
+      return;
+    }
+    note.hidden = false;
+    const link = el('a', 'cj-popup-link', kind === 'blocked' ? "Open Coder's consent page" : 'open it again');
+    link.href = url as string;
+    link.target = '_blank';
+    link.addEventListener('click', event => {
+      if (openInPopup(url as string)) {
+        event.preventDefault();
+        this._showPopupNote('fallback', url);
+      }
+    });
+    if (kind === 'blocked') {
+      note.append('Your browser blocked the login popup. ', link, ' to continue.');
+    } else {
+      note.append('No popup? Check behind this window, or ', link, '.');
+    }
+  }
+
+  private _update(): void {
+    const status = this.model.get('status') as LoginStatus;
+    const deployment = this.model.get('deployment_url') as string;
+    const username = this.model.get('username') as string;
+    const method = this.model.get('method') as string;
+    const error = this.model.get('error') as string;
+    const step = this.model.get('step') as string;
+    const oauth = this.model.get('oauth_available') as boolean | null;
+    const waiting = status === 'waiting';
+
+    this.el.dataset.status = status;
+    this._badge.textContent = BADGES[status] ?? status;
+    this._badge.className = `cj-badge cj-badge-${status}`;
+    this._deployment.textContent = deployment || 'no deployment chosen';
+    if (deployment) {
+      this._deployment.href = deployment;
+    } else {
+      this._deployment.removeAttribute('href');
+    }
+
+    this._message.replaceChildren();
+    if (status === 'logged_in') {
+      this._message.append('Logged in as ');
+      this._message.append(el('strong', 'cj-user', username || 'an unnamed user'));
+      if (method) {
+        this._message.append(el('span', 'cj-method', ` · ${METHODS[method] ?? method}`));
+      }
+      const expiresAt = this.model.get('expires_at') as number | null;
+      this._message.title =
+        expiresAt !== null && method !== 'oauth'
+          ? `Expires ${new Date(expiresAt * 1000).toLocaleString()}`
+          : method === 'oauth'
+            ? 'Renewed automatically while the kernel runs.'
+            : '';
+    } else if (status === 'expired') {
+      this._message.textContent = 'Your session has expired. Log in again to continue.';
+    } else if (oauth === false) {
+      this._message.textContent = 'This deployment does not offer OAuth2 login: log in with an API token.';
+    } else {
+      this._message.textContent = 'Not logged in.';
+    }
+
+    this._message.hidden = waiting || (status === 'error' && oauth !== false);
+    this._renderSteps(waiting, step || 'Starting the login…');
+
+    this._error.textContent = status === 'error' ? error || 'Something went wrong.' : '';
+    this._error.hidden = status !== 'error';
+    if (!waiting && this._popupNote.dataset.kind !== 'none') {
+      this._showPopupNote('none');
+    }
+
+    const loggedIn = status === 'logged_in';
+    this._loginButton.hidden = waiting || loggedIn || oauth === false;
+    this._loginButton.textContent = status === 'expired' || status === 'error' ? 'Log in again' : 'Log in';
+    this._cancelButton.hidden = !waiting;
+    this._logoutButton.hidden = !(loggedIn || status === 'expired');
+    const tokenAllowed = !waiting && !loggedIn;
+    const tokenOpen = tokenAllowed && (this._tokenOpen || oauth === false);
+    this._tokenToggle.hidden = !tokenAllowed || oauth === false;
+    this._tokenToggle.textContent = this._tokenOpen ? 'Hide the API token field' : 'Use an API token instead';
+    this._tokenForm.hidden = !tokenOpen;
+    if (!tokenOpen) {
+      this._tokenInput.value = '';
+    }
+    this._tokenHint.replaceChildren();
+    this._tokenHint.append('Create one with ');
+    this._tokenHint.append(el('code', '', 'coder tokens create'));
+    if (deployment) {
+      const tokens = el('a', '', 'Account → Tokens');
+      tokens.href = `${deployment.replace(/\/+$/, '')}/settings/tokens`;
+      tokens.target = '_blank';
+      tokens.rel = 'noopener noreferrer';
+      this._tokenHint.append(' or in ', tokens);
+    }
+    this._tokenHint.append('. It goes to the kernel only and is never saved in the notebook.');
+
+    if (waiting) {
+      this._startTimer();
+    } else {
+      this._stopTimer();
+    }
+    this._tick();
+  }
+
+  /** The steps seen during this login: earlier ones ticked, the current one spinning. */
+  private _renderSteps(waiting: boolean, step: string): void {
+    if (!waiting) {
+      this._seenSteps = [];
+      this._steps.hidden = true;
+      this._steps.replaceChildren();
+      return;
+    }
+    if (step && this._seenSteps[this._seenSteps.length - 1] !== step) {
+      this._seenSteps.push(step);
+    }
+    this._steps.hidden = false;
+    this._steps.replaceChildren(
+      ...this._seenSteps.map((text, index) => {
+        const current = index === this._seenSteps.length - 1;
+        const item = el('li', current ? 'cj-step cj-step-current' : 'cj-step cj-step-done', text);
+        return item;
+      })
+    );
+  }
+
+  private _tick(): void {
+    const timeoutAt = this.model.get('timeout_at') as number | null;
+    if (this.model.get('status') !== 'waiting' || timeoutAt === null) {
+      this._countdown.textContent = '';
+      return;
+    }
+    const left = timeoutAt - Date.now() / 1000;
+    this._countdown.textContent = `${formatRemaining(left)} left`;
+    this._countdown.title = 'The login is abandoned when this reaches 0:00.';
+  }
+
+  private _startTimer(): void {
+    if (this._timer === null) {
+      this._timer = window.setInterval(() => this._tick(), 1000);
+    }
+  }
+
+  private _stopTimer(): void {
+    if (this._timer !== null) {
+      window.clearInterval(this._timer);
+      this._timer = null;
+    }
+  }
+}
