@@ -150,7 +150,8 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
         widget.locator(".cj-login").click()
     _consent(popup_info.value, fake, allow=False)
     widget.locator(".cj-badge-error").wait_for()
-    assert "denied" in widget.locator(".cj-error").inner_text().lower()
+    error_text = widget.locator(".cj-error").inner_text()
+    assert "denied" in error_text.lower() or "declined" in error_text.lower(), error_text
     page.screenshot(path=str(ARTIFACTS / f"widget-access-denied-{flavour}.png"))
 
 
