@@ -83,3 +83,13 @@ export function isCallbackMessage(event: MessageEvent): event is MessageEvent<IC
   const data: unknown = event.data;
   return data !== null && typeof data === 'object' && (data as { source?: unknown }).source === MESSAGE_SOURCE;
 }
+
+/**
+ * Fired on `window` when a login widget's state changes (log in or out from a notebook), so the
+ * status-bar item can refresh at once instead of at its next poll. Carries no data.
+ */
+export const STATUS_CHANGED_EVENT = 'coder-jupyter:status-changed';
+
+export function announceStatusChange(): void {
+  window.dispatchEvent(new Event(STATUS_CHANGED_EVENT));
+}

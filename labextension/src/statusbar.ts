@@ -8,7 +8,15 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
-import { callbackUri, closePopup, isCallbackMessage, navigatePopup, openInPopup, openPopup } from './login';
+import {
+  STATUS_CHANGED_EVENT,
+  callbackUri,
+  closePopup,
+  isCallbackMessage,
+  navigatePopup,
+  openInPopup,
+  openPopup
+} from './login';
 import { ILoginReply, IStatusReply, requestAPI } from './request';
 
 /** Command ids. */
@@ -50,6 +58,7 @@ function hostOf(url: string | null): string {
 export class CoderStatus {
   constructor() {
     window.addEventListener('message', this._onMessage);
+    window.addEventListener(STATUS_CHANGED_EVENT, this._onChanged);
     document.addEventListener('visibilitychange', this._onVisibility);
     this._timer = window.setInterval(() => {
       if (document.visibilityState !== 'hidden') {
@@ -93,6 +102,7 @@ export class CoderStatus {
   dispose(): void {
     window.clearInterval(this._timer);
     window.removeEventListener('message', this._onMessage);
+    window.removeEventListener(STATUS_CHANGED_EVENT, this._onChanged);
     document.removeEventListener('visibilitychange', this._onVisibility);
   }
 
@@ -108,6 +118,10 @@ export class CoderStatus {
     if (isCallbackMessage(event)) {
       void this.refresh();
     }
+  };
+
+  private _onChanged = (): void => {
+    void this.refresh();
   };
 
   private _onVisibility = (): void => {

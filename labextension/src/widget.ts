@@ -10,7 +10,15 @@
 
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 
-import { callbackUri, closePopup, isCallbackMessage, navigatePopup, openInPopup, openPopup } from './login';
+import {
+  announceStatusChange,
+  callbackUri,
+  closePopup,
+  isCallbackMessage,
+  navigatePopup,
+  openInPopup,
+  openPopup
+} from './login';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
 /** The widget's states (the Python trait `status`). */
@@ -110,6 +118,7 @@ export class LoginView extends DOMWidgetView {
   private _tokenHint!: HTMLDivElement;
   private _seenSteps: string[] = [];
   private _tokenOpen = false;
+  private _shownStatus: LoginStatus | null = null;
   private _timer: number | null = null;
   private _onWindowMessage = (event: MessageEvent): void => {
     if (isCallbackMessage(event)) {
@@ -260,6 +269,10 @@ export class LoginView extends DOMWidgetView {
     const step = this.model.get('step') as string;
     const oauth = this.model.get('oauth_available') as boolean | null;
     const waiting = status === 'waiting';
+    if (this._shownStatus !== null && this._shownStatus !== status) {
+      announceStatusChange();
+    }
+    this._shownStatus = status;
 
     this.el.dataset.status = status;
     this._badge.textContent = BADGES[status] ?? status;

@@ -109,14 +109,18 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
     with page.expect_popup() as popup_info:
         widget.locator(".cj-login").click()
     popup = popup_info.value
+    widget.locator(".cj-badge-waiting").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / f"widget-waiting-{flavour}.png"))
     secrets_seen = _secrets_in_store(server.store)  # the pending login's verifier
     _consent(popup, fake, allow=True)
 
     # Then the widget turns to "Logged in" and names the Coder user
     widget.locator(".cj-badge-logged_in").wait_for()
     assert fake.username in widget.inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"widget-logged-in-{flavour}.png"))
+    if flavour == "lab":  # JupyterLab's status bar follows (the popup's message triggers a refresh)
+        page.locator(".coder-jupyter-status", has_text=f"Coder: {fake.username}").wait_for()
     secrets_seen |= _secrets_in_store(server.store)
     assert any(s for s in secrets_seen), "the store should hold the tokens after login"
 
@@ -125,6 +129,7 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
     out = page.locator(".jp-Notebook .jp-CodeCell").nth(1).locator(".jp-OutputArea")
     out.get_by_text("WORKSPACES").wait_for()
     assert "workspace-1" in out.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"page-logged-in-{flavour}.png"))
 
     # When the notebook is saved, the file holds widget state but no secret
     page.keyboard.press("Control+s")
@@ -141,6 +146,8 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
     # When the user logs out, the widget says so and the old token is dead on the server
     widget.locator(".cj-logout").click()
     widget.locator(".cj-badge-logged_out").wait_for()
+    if flavour == "lab":
+        page.locator(".coder-jupyter-status", has_text="logged out").wait_for()
     for token in access_tokens:
         r = httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token})
         assert r.status_code == 401
