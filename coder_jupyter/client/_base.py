@@ -21,9 +21,15 @@ from .models import ProvisionerJobLog, Template, Workspace, WorkspaceBuild
 
 __all__ = ["DEFAULT_PAGE_SIZE", "BuildWatch", "CoderBase", "WorkspaceRef", "next_offset", "plan_offsets"]
 
-#: Workspaces per page when listing (Coder has no documented maximum; 100 keeps pages small).
-DEFAULT_PAGE_SIZE = 100
-#: Pages fetched at the same time when the total is known.
+#: Workspaces per page when listing. Coder has no documented maximum (its CLI asks for all at
+#: once), and every page counts against the API rate limit (``CODER_API_RATE_LIMIT``, 512
+#: requests per minute per user and endpoint by default): 250 lists 10 000 workspaces in 40
+#: requests (100 would take 100, a fifth of a minute's budget) and scans 2.5× fewer rows in
+#: Coder's ``OFFSET`` queries, while one page stays under a megabyte or two of JSON.
+DEFAULT_PAGE_SIZE = 250
+#: Pages in flight at once once the total is known. It bounds the burst a notebook sends a
+#: shared deployment (like a browser's handful of connections per host, times a few); with 250
+#: per page, 10 000 workspaces take the first page plus 3 rounds of requests.
 DEFAULT_CONCURRENCY = 16
 #: How many log lines a :class:`BuildFailedError` carries.
 FAILED_LOG_LINES = 20

@@ -22,6 +22,8 @@ from ._serialize import (
     template_json,
     user_json,
     workspace_json,
+    workspace_json_bytes,
+    workspaces_response,
 )
 from ._state import (
     ACTIVE_JOB_STATUSES,
@@ -131,6 +133,12 @@ class ApiHandler(BaseHandler):
             self.validation_failed(problems, "Query parameters have invalid values.")
             return None
         return values
+
+    def send_bytes(self, status: int, body: bytes) -> None:
+        """Like ``send_json`` for a body already serialized (see ``_serialize.workspaces_response``)."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(body)
 
 
 class BuildInfoHandler(ApiHandler):
@@ -282,14 +290,14 @@ class WorkspacesHandler(ApiHandler):
                 return workspace_status(build.transition, job_status(build.job, now)) == status
             return True
 
-        matched = self.state.list_workspaces(owner_id=owner_id, predicate=predicate)
         offset, limit = page["offset"], page["limit"]
-        selected = matched[offset : offset + limit] if limit else matched[offset:]
-        now = self.state.clock.now()
-        self.send_json(
-            200,
-            {"workspaces": [workspace_json(self.state, ws, now) for ws in selected], "count": len(matched)},
-        )
+        if dormant or name or status or template is not None:
+            matched = self.state.list_workspaces(owner_id=owner_id, predicate=predicate)
+            selected, count = (matched[offset : offset + limit] if limit else matched[offset:]), len(matched)
+        else:
+            selected, count = self.state.list_workspace_page(owner_id=owner_id, offset=offset, limit=limit)
+        body = workspaces_response(self.state, selected, count, self.state.clock.now())
+        self.send_bytes(200, body)
 
 
 class WorkspaceHandler(ApiHandler):
@@ -302,7 +310,7 @@ class WorkspaceHandler(ApiHandler):
             return
         ws = self.workspace_param(ws_id, auth[0])
         if ws is not None:
-            self.send_json(200, workspace_json(self.state, ws))
+            self.send_bytes(200, workspace_json_bytes(self.state, ws, self.state.clock.now()))
 
 
 class UserWorkspaceByNameHandler(ApiHandler):

@@ -1,11 +1,16 @@
 """Coder's JSON shapes (``definitions["codersdk.*"]`` in swagger.json), built from :mod:`._state` rows.
 
-Every function returns a plain ``dict`` ready for :func:`json.dumps`. Field sets follow the
-swagger definitions; values the fake does not model get plausible constants.
+Every ``*_json`` function returns a plain ``dict`` ready for :func:`json.dumps`. Field sets
+follow the swagger definitions; values the fake does not model get plausible constants.
+
+Workspace listings are the one hot path (10 000 seeded workspaces must list quickly), so
+:func:`workspaces_response` reuses each workspace's serialized bytes (see
+:func:`workspace_json_parts`) and produces exactly what ``json.dumps`` of the dicts would.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ._state import (
@@ -19,6 +24,7 @@ from ._state import (
     User,
     Workspace,
     job_status,
+    new_uuid,
     rfc3339,
     workspace_status,
 )
@@ -248,6 +254,103 @@ def workspace_json(state: State, ws: Workspace, now: float | None = None) -> dic
         "shared_with": [],
         "health": {"healthy": not deleting and latest["status"] != "failed", "failing_agents": []},
     }
+
+
+#: The JSON separators of every response body (``BaseHandler.send_json``).
+SEPARATORS = (",", ":")
+#: Stand-in for the request time inside cached bytes; spliced out on every response.
+_NOW_MARK = f"now-{new_uuid()}"
+_NOW_MARK_JSON = json.dumps(_NOW_MARK).encode()
+
+
+def _workspace_key(state: State, ws: Workspace, now: float) -> tuple[object, ...]:
+    """Everything :func:`workspace_json` reads except ``now`` itself (which only sets
+    ``matched_provisioners.most_recently_seen`` and, through the job status, the rest).
+
+    Keep this in step with :func:`workspace_json`, :func:`build_json` and :func:`job_json`.
+    """
+    build = ws.builds[-1]
+    job = build.job
+    owner = state.users[ws.owner_id]
+    initiator = state.users.get(build.initiator_id, owner)
+    template = state.templates[ws.template_id]
+    return (
+        job_status(job, now),
+        build.id,
+        build.build_number,
+        build.transition,
+        build.reason,
+        build.created_at,
+        build.template_version_id,
+        build.template_version_name,
+        initiator.id,
+        initiator.username,
+        job.id,
+        job.created_at,
+        job.started_at,
+        job.completed_at,
+        job.failure,
+        job.transition,
+        job.cancel_requested_at,
+        job.canceled_at,
+        ws.name,
+        ws.organization_id,
+        ws.created_at,
+        ws.updated_at,
+        ws.last_used_at,
+        ws.ttl_ms,
+        ws.autostart_schedule,
+        ws.automatic_updates,
+        owner.id,
+        owner.username,
+        state.default_org.name,
+        template.id,
+        template.name,
+        template.display_name,
+        template.icon,
+        template.active_version_id,
+        template.active_version_name,
+    )
+
+
+def workspace_json_parts(state: State, ws: Workspace, now: float) -> tuple[bytes, bytes]:
+    """``(before, after)`` such that the serialized :func:`workspace_json` is
+    ``before + json.dumps(rfc3339(now)) + after``, reused from ``state.workspace_json_cache``.
+
+    An entry is keyed by :func:`_workspace_key`: every field the JSON is built from plus the job
+    status at ``now``, so a build that moves on with the clock (``pending`` → ``running`` →
+    ``succeeded``), a new build, a cancel or an edited row all yield a fresh serialization. The
+    request time itself appears only as ``most_recently_seen``, so the bytes are cached with a
+    marker there and kept split around it.
+    """
+    key = _workspace_key(state, ws, now)
+    cache = state.workspace_json_cache
+    entry = cache.get(ws.id)
+    if entry is not None and entry[0] == key:
+        return entry[1], entry[2]
+    body = workspace_json(state, ws, now)
+    body["latest_build"]["matched_provisioners"]["most_recently_seen"] = _NOW_MARK
+    before, mark, after = json.dumps(body, separators=SEPARATORS).encode().partition(_NOW_MARK_JSON)
+    assert mark, "most_recently_seen must appear in the workspace JSON"
+    cache[ws.id] = (key, before, after)
+    return before, after
+
+
+def workspace_json_bytes(state: State, ws: Workspace, now: float) -> bytes:
+    """``json.dumps(workspace_json(state, ws, now), separators=SEPARATORS)``, from the cache."""
+    before, after = workspace_json_parts(state, ws, now)
+    return before + json.dumps(rfc3339(now)).encode() + after
+
+
+def workspaces_response(state: State, workspaces: list[Workspace], count: int, now: float) -> bytes:
+    """The body of ``GET /api/v2/workspaces``: byte-for-byte ``json.dumps({"workspaces": [...],
+    "count": count}, separators=SEPARATORS)`` of :func:`workspace_json`, assembled from the cache."""
+    stamp = json.dumps(rfc3339(now)).encode()
+    items = []
+    for ws in workspaces:
+        before, after = workspace_json_parts(state, ws, now)
+        items.append(before + stamp + after)
+    return b'{"workspaces":[' + b",".join(items) + b'],"count":' + str(count).encode() + b"}"
 
 
 def log_json(line: LogLine) -> dict[str, Any]:

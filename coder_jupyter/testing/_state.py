@@ -341,6 +341,11 @@ class State:
         self._ws_sorted: list[tuple[str, str, str]] = []
         self._ws_by_owner: dict[str, list[tuple[str, str, str]]] = {}
         self._ws_by_name: dict[tuple[str, str], str] = {}
+        # Workspaces whose latest build is a delete (the only ones a listing may have to hide).
+        self._ws_deleting: set[str] = set()
+        #: Serialized workspace JSON by workspace id: ``(inputs, before, after)``; owned by
+        #: ``_serialize.workspace_json_parts``, which checks ``inputs`` on every use.
+        self.workspace_json_cache: dict[str, tuple[tuple[object, ...], bytes, bytes]] = {}
         now = clock.now()
         org = Organization(new_uuid(), "coder", "Coder", now)
         self.orgs[org.id] = org
@@ -539,6 +544,10 @@ class State:
             template_version_name=template.active_version_name,
         )
         ws.builds.append(build)
+        if transition == "delete":
+            self._ws_deleting.add(ws.id)
+        else:
+            self._ws_deleting.discard(ws.id)
         ws.updated_at = now
         self.builds[build.id] = build
         return build
@@ -616,3 +625,21 @@ class State:
             if predicate is None or predicate(ws, now):  # type: ignore[operator]
                 out.append(ws)
         return out
+
+    def list_workspace_page(
+        self, *, owner_id: str | None, offset: int, limit: int
+    ) -> tuple[list[Workspace], int]:
+        """``(page, total)`` of the unfiltered listing: what ``list_workspaces(...)[offset:offset+limit]``
+        and its length give (``limit=0``: no limit), without visiting every workspace per page."""
+        now = self.clock.now()
+        keys = self._ws_sorted if owner_id is None else self._ws_by_owner.get(owner_id, [])
+        workspaces = self.workspaces
+        gone: set[str] = set()
+        for ws_id in self._ws_deleting:
+            ws = workspaces[ws_id]
+            if (owner_id is None or ws.owner_id == owner_id) and self.workspace_is_deleted(ws, now):
+                gone.add(ws_id)
+        if gone:
+            keys = [k for k in keys if k[2] not in gone]
+        end = offset + limit if limit else len(keys)
+        return [workspaces[k[2]] for k in keys[offset:end]], len(keys)
