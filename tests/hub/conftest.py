@@ -135,7 +135,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory, hub_fake: FakeCoder) -> Iterat
         assert not survivors, f"processes outlived the hub and had to be killed: {[p.pid for p in survivors]}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
+# open, which would break every async test that runs after this module.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -151,7 +153,7 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub_users(hub: Hub, browser: Any) -> Iterator[dict[str, HubUser]]:
     """Alice and Bob, logged into the hub, each looking at their notebook. Both spawns run at once."""
     users = {name: HubUser(name, hub, browser) for name in CODER_ACCOUNTS}

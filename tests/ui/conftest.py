@@ -126,7 +126,9 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
         shutil.copy(server_log, ARTIFACTS / "ui-jupyter-server.log")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
+# open, which would break every async test that runs after this module.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
