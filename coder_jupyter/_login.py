@@ -266,7 +266,8 @@ class AuthManager:
 
     # -- OAuth login --------------------------------------------------------------------------------
 
-    def begin_login(self, redirect_uri: str | None = None, *, timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
+    def begin_login(self, redirect_uri: str | None = None, *,
+                    timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
         """Start an OAuth login: discover, register (or reuse) the client, make PKCE + state, and
         record the pending login in the store so any process that receives the callback can
         finish it.

@@ -35,7 +35,8 @@ def test_importing_the_package_is_cheap() -> None:
     # jupyter_server imports the package to find its extension; that must not pull in the client,
     # ipywidgets or IPython.
     code = ("import sys, coder_jupyter; coder_jupyter._jupyter_labextension_paths(); "
-            "heavy = [m for m in ('ipywidgets', 'IPython', 'coder_jupyter.client', 'msgspec') if m in sys.modules];"
+            "heavy = [m for m in ('ipywidgets', 'IPython', 'coder_jupyter.client', 'msgspec') "
+            "if m in sys.modules];"
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

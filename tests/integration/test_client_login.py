@@ -6,13 +6,12 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from test_login_oauth import REDIRECT, consent  # tests/integration is on sys.path (rootdir conftest)
 
 from coder_jupyter import AsyncCoder, Coder
 from coder_jupyter._login import complete_login
 from coder_jupyter.errors import LoginTimeoutError, NotLoggedInError
 from coder_jupyter.testing import fake_coder
-
-from test_login_oauth import REDIRECT, consent  # tests/integration is on sys.path (rootdir conftest)
 
 
 def test_wait_for_login_returns_at_once_when_already_logged_in() -> None:

@@ -13,7 +13,6 @@ server's coroutines on that loop.
 from __future__ import annotations
 
 import asyncio
-
 import html
 import json
 import re

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
