@@ -1,5 +1,6 @@
-"""The architecture is enforced, not just drawn: import-linter contracts in pyproject.toml and the
-public surface pinned (httpx's test_exported_members habit)."""
+"""The architecture and the tooling are enforced, not just drawn: import-linter contracts in
+pyproject.toml, the public surface pinned (httpx's test_exported_members habit), ruff and mypy
+--strict clean."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_contracts_are_kept() -> None:
-    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
-    if lint is None:
-        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
     # When
-    result = subprocess.run([lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
     # Then
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -40,3 +39,21 @@ def test_importing_the_package_is_cheap() -> None:
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
+    return found
+
+
+def test_ruff_finds_nothing() -> None:
+    result = subprocess.run([_tool("ruff"), "check", "--output-format", "concise", "coder_jupyter", "tests",
+                             "benchmarks"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_finds_nothing() -> None:
+    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
