@@ -19,7 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)  # runs the cleanup below, which stops the fake and JupyterLab
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     env = dict(os.environ)
     state = ROOT / ".demo"
     state.mkdir(mode=0o700, exist_ok=True)
