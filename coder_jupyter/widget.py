@@ -118,7 +118,8 @@ def _values(status: AuthStatus) -> dict[str, Any]:
         "username": status.username or "",
         "method": status.method or "",
         "expires_at": status.expires_at,
-        "error": (status.error or "") if status.status == "error" else "",
+        # An error, or why a session ended (Coder refused the refresh token): both secret-free.
+        "error": (status.error or "") if status.status in ("error", "logged_out") else "",
         "oauth_available": status.oauth_available,
         "step": STEP_APPROVE if waiting else "",
         "timeout_at": None,

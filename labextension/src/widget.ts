@@ -303,7 +303,8 @@ export class LoginView extends DOMWidgetView {
     } else if (oauth === false) {
       this._message.textContent = 'This deployment does not offer OAuth2 login: log in with an API token.';
     } else {
-      this._message.textContent = 'Not logged in.';
+      // Logged out; `error` says why when Coder ended the session (refresh token refused).
+      this._message.textContent = error || 'Not logged in.';
     }
 
     this._message.hidden = waiting || (status === 'error' && oauth !== false);

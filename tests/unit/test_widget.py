@@ -23,7 +23,9 @@ import httpx
 import ipywidgets
 import pytest
 
+from coder_jupyter import _flows as flows
 from coder_jupyter._login import AuthManager, complete_login
+from coder_jupyter._transport import drive
 from coder_jupyter.errors import AccessDeniedError, LoginStateError
 from coder_jupyter.testing import FakeCoder, fake_coder
 from coder_jupyter.widget import MODULE_NAME, MODULE_VERSION, LoginWidget
@@ -264,6 +266,27 @@ def test_a_decline_finished_by_the_server_stays_shown_when_the_popups_check_arri
     assert widget.wait_idle(10)
     assert (widget.status, widget.error) == ("error", shown)
     assert "denied" in shown.lower() or "declined" in shown.lower()
+
+
+def test_a_session_coder_ended_shows_why_and_asks_to_log_in_again(
+        fake: FakeCoder, comms: list[RecordingComm]) -> None:
+    auth = AuthManager(fake.url)
+    started = auth.begin_login(REDIRECT)
+    auth.finish_login(consent(fake, started.authorization_url))
+    widget, _ = make_widget(auth, comms)
+    assert widget.status == "logged_in"
+    # Given another client rotated the tokens behind our back (so ours are refused)
+    tokens, registration, metadata = (auth.credentials.current(), auth.store.load_registration(),
+                                      auth.store.load_metadata())
+    assert tokens and registration and metadata
+    with httpx.Client() as client:
+        drive(flows.refresh(metadata, registration, tokens), client)
+    # When the kernel next uses the session (401 → refresh → invalid_grant) and the widget re-reads it
+    assert auth.status(check=True).status == "error"
+    widget.refresh()
+    # Then it says logged out, and why
+    assert widget.status == "logged_out"
+    assert "log in again" in widget.error
 
 
 def test_a_check_with_an_unknown_outcome_changes_nothing(fake: FakeCoder, comms: list[RecordingComm]) -> None:
