@@ -78,6 +78,10 @@ class CoderMagics(Magics):
             print(f"%coder {command}: {exc}\n{_USAGE}", file=sys.stderr)
         except CoderError as exc:
             print(f"%coder {command}: {exc}", file=sys.stderr)
+        finally:
+            widget = self.session.widget
+            if widget is not None and command in ("login", "logout"):
+                widget.refresh()  # a login or logout done here shows on the widget above
 
     # -- subcommands ------------------------------------------------------------------------------
 

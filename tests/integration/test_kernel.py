@@ -185,6 +185,23 @@ def test_without_credentials_calls_say_to_click_log_in(kernel_without_credential
     assert "Log in" in failed.error["evalue"]
 
 
+def test_coder_logout_magic_updates_the_widget_above(
+    kernel_without_credentials: Kernel, fake: FakeCoder
+) -> None:
+    kernel = kernel_without_credentials
+    # Given an API token saved in the store earlier, so %load_ext shows a logged-in widget
+    kernel.ok(f"from coder_jupyter import Coder; _ = Coder().auth.login_with_token({fake.session_token!r})")
+    kernel.ok("%load_ext coder_jupyter")
+    widget_status = ("from coder_jupyter.kernel.extension import _sessions; "
+                     "print(next(iter(_sessions.values())).widget.status)")
+    assert kernel.ok(widget_status).stdout.strip() == "logged_in"
+    # When the user logs out with the magic
+    out = kernel.ok("%coder logout")
+    # Then the widget above follows, and nothing secret was printed
+    assert "Logged out" in out.text and fake.session_token not in out.text
+    assert kernel.ok(widget_status).stdout.strip() == "logged_out"
+
+
 def test_a_users_own_coder_variable_is_left_alone(kernel_without_credentials: Kernel) -> None:
     kernel = kernel_without_credentials
     kernel.ok("coder = 'mine'")
