@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import {
   STATUS_CHANGED_EVENT,
+  announceStatusChange,
   callbackUri,
   closePopup,
   isCallbackMessage,
@@ -222,6 +223,7 @@ export async function login(status: CoderStatus): Promise<void> {
 export async function logout(status: CoderStatus): Promise<void> {
   try {
     status.adopt(await requestAPI<IStatusReply>('api/logout', { method: 'POST', body: '{}' }));
+    announceStatusChange(); // open login widgets re-read the store
     Notification.info('Logged out of Coder.', { autoClose: 4000 });
   } catch (error) {
     Notification.error(`Coder logout failed: ${errorText(error)}`, { autoClose: 10_000 });

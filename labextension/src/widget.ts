@@ -11,6 +11,7 @@
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 
 import {
+  STATUS_CHANGED_EVENT,
   announceStatusChange,
   callbackUri,
   closePopup,
@@ -120,8 +121,15 @@ export class LoginView extends DOMWidgetView {
   private _tokenOpen = false;
   private _shownStatus: LoginStatus | null = null;
   private _timer: number | null = null;
+  private _announcing = false;
   private _onWindowMessage = (event: MessageEvent): void => {
     if (isCallbackMessage(event)) {
+      this.send({ event: 'check' });
+    }
+  };
+  /** Another widget or the status bar logged in or out: ask the kernel to re-read the store. */
+  private _onStatusChanged = (): void => {
+    if (!this._announcing) {
       this.send({ event: 'check' });
     }
   };
@@ -183,11 +191,13 @@ export class LoginView extends DOMWidgetView {
     this.listenTo(this.model, 'change', this._update);
     this.listenTo(this.model, 'msg:custom', this._onCustom);
     window.addEventListener('message', this._onWindowMessage);
+    window.addEventListener(STATUS_CHANGED_EVENT, this._onStatusChanged);
     this._update();
   }
 
   remove(): void {
     window.removeEventListener('message', this._onWindowMessage);
+    window.removeEventListener(STATUS_CHANGED_EVENT, this._onStatusChanged);
     this._stopTimer();
     super.remove();
   }
@@ -270,7 +280,12 @@ export class LoginView extends DOMWidgetView {
     const oauth = this.model.get('oauth_available') as boolean | null;
     const waiting = status === 'waiting';
     if (this._shownStatus !== null && this._shownStatus !== status) {
-      announceStatusChange();
+      this._announcing = true; // dispatch is synchronous: our own listener sees the flag
+      try {
+        announceStatusChange();
+      } finally {
+        this._announcing = false;
+      }
     }
     this._shownStatus = status;
 

@@ -142,11 +142,15 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
     assert not SECRET_SHAPES.search(saved)
     access_tokens = [s for s in secrets_seen if re.fullmatch(r"[A-Za-z0-9]{10}-[A-Za-z0-9]{22}", s)]
 
-    # When the user logs out, the widget says so and the old token is dead on the server
-    widget.locator(".cj-logout").click()
-    widget.locator(".cj-badge-logged_out").wait_for()
+    # When the user logs out (in JupyterLab from the status bar, in Notebook 7 on the widget),
+    # both say so and the old token is dead on the server
     if flavour == "lab":
+        page.locator(".coder-jupyter-status").click()
+        page.locator(".jp-Dialog button", has_text="Log out").click()
         page.locator(".coder-jupyter-status", has_text="logged out").wait_for()
+    else:
+        widget.locator(".cj-logout").click()
+    widget.locator(".cj-badge-logged_out").wait_for()
     for token in access_tokens:
         r = httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token})
         assert r.status_code == 401
