@@ -45,6 +45,17 @@ def _is_http_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
+def _comparable(url: str) -> tuple[str, str, str]:
+    """``url`` as RFC 8414 §3.3 compares issuers, forgiving only case, default ports and a
+    trailing slash (Coder's issuer is its access URL, usually without one)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    return scheme, netloc, parts.path.rstrip("/")
+
+
 def _str_list(data: dict[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     value = data.get(key)
     if value is None:
@@ -106,6 +117,16 @@ def parse_metadata(status: int, body: bytes, *, deployment_url: str) -> AuthServ
         if not _is_http_url(data.get(key)):
             raise malformed("Reading the OAuth2 metadata", f"has no usable {key!r}",
                             "It is not a usable OAuth 2 authorization server; log in with an API token.")
+    issuer = str(data["issuer"])
+    if _comparable(issuer) != _comparable(deployment_url):
+        # RFC 8414 §3.3: the issuer must be the URL the metadata was fetched for; a mismatch
+        # means another server answers here (mix-up defence, RFC 9700 §4.4) or CODER_URL is an alias.
+        raise InvalidMetadataError(
+            f"{deployment_url} published OAuth2 metadata for another address, {issuer}. If that is "
+            f"your deployment's address, use it instead (set CODER_URL={issuer}); otherwise something "
+            "between you and Coder answers in its place.",
+            error="issuer_mismatch",
+        )
     optional: dict[str, str | None] = {}
     for key in ("revocation_endpoint", "registration_endpoint"):
         value = data.get(key)
@@ -134,7 +155,7 @@ def parse_metadata(status: int, body: bytes, *, deployment_url: str) -> AuthServ
             error="unsupported_server",
         )
     return AuthServerMetadata(
-        issuer=str(data["issuer"]),
+        issuer=issuer,
         authorization_endpoint=str(data["authorization_endpoint"]),
         token_endpoint=str(data["token_endpoint"]),
         revocation_endpoint=optional["revocation_endpoint"],

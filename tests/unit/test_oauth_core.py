@@ -108,6 +108,19 @@ def test_unusable_metadata_is_refused_with_the_reason(change: dict[str, object],
         metadata.parse_metadata(200, body(META_DOC | change), deployment_url=BASE)
 
 
+@pytest.mark.parametrize("issuer", [BASE, BASE + "/", BASE.upper().replace("HTTPS", "https")])
+def test_issuer_matching_the_deployment_is_accepted(issuer: str) -> None:
+    assert metadata.parse_metadata(200, body(META_DOC | {"issuer": issuer}), deployment_url=BASE)
+
+
+def test_metadata_for_another_issuer_is_refused_and_names_the_fix() -> None:
+    # RFC 8414 §3.3: a server answering with another issuer's metadata is not trusted (mix-up).
+    with pytest.raises(InvalidMetadataError) as info:
+        metadata.parse_metadata(200, body(META_DOC | {"issuer": "https://evil.example"}), deployment_url=BASE)
+    assert info.value.error == "issuer_mismatch"
+    assert "set CODER_URL=https://evil.example" in str(info.value)
+
+
 def test_non_json_metadata_is_an_error_not_a_crash() -> None:
     with pytest.raises(InvalidMetadataError):
         metadata.parse_metadata(200, b"<html>proxy</html>", deployment_url=BASE)
