@@ -1,10 +1,16 @@
-"""Suite-wide hygiene: no test reads or writes the developer's real credentials or Coder config."""
+"""Suite-wide hygiene (no test reads or writes the developer's real credentials or Coder config)
+and the one browser launcher the browser tests (tests/ui, tests/hub) share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+#: Debian's chromium; Playwright never downloads a browser of its own here.
+CHROMIUM = "/usr/bin/chromium"
 
 _ENV_TO_CLEAR = (
     "CODER_URL",
@@ -31,3 +37,22 @@ def _isolated_coder_environment(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("CODER_JUPYTER_DIR", str(home / "store"))
     monkeypatch.setenv("CODER_CONFIG_DIR", str(home / "coderv2"))
     return home
+
+
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
+# open, which would break every async test that runs after the module that uses it.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless chromium driven by Playwright for Python (skips where chromium is not installed)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()

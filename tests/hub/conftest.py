@@ -29,7 +29,6 @@ import pytest
 from hub_harness import (
     ARTIFACTS,
     CHP,
-    CHROMIUM,
     CODER_ACCOUNTS,
     HERE,
     HUB_PASSWORD,
@@ -133,24 +132,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, hub_fake: FakeCoder) -> Iterat
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(tmp / "hub.log", ARTIFACTS / "hub.log")
         assert not survivors, f"processes outlived the hub and had to be killed: {[p.pid for p in survivors]}"
-
-
-# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
-# open, which would break every async test that runs after this module.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -126,24 +126,6 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
         shutil.copy(server_log, ARTIFACTS / "ui-jupyter-server.log")
 
 
-# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
-# open, which would break every async test that runs after this module.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
