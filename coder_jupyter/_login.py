@@ -432,6 +432,10 @@ class AuthManager:
             AuthenticationError: Coder refused the token.
         """
         token = token.strip()
+        if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
+            # httpx would raise UnicodeEncodeError, whose args hold the whole token.
+            raise CoderError("The API token contains spaces, line breaks or non-ASCII characters, which a "
+                             "Coder token never has. Copy it again (`coder tokens create`) and paste it.")
         user = self._drive(flows.fetch_user(self.deployment_url, token))
         tokens = TokenSet(access_token=token, method="token", obtained_at=self.clock())
         if persist:

@@ -48,6 +48,12 @@ class _Server(http.server.HTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
+    def setup(self) -> None:
+        # The server handles one connection at a time: an idle one (a browser's speculative
+        # preconnect, a stray local client) must not hold the callback behind it forever.
+        super().setup()
+        self.connection.settimeout(self.server.owner._request_timeout)
+
     def do_GET(self) -> None:
         listener = self.server.owner
         parts = urlsplit(self.path)
@@ -77,11 +83,14 @@ class LoopbackListener:
         path: the callback path.
         port: a preferred port; 0 or a busy port means a random free one.
         outcome_timeout: how long the browser's request waits for :meth:`respond`.
+        request_timeout: how long a connection may take to send its request before it is dropped.
     """
 
-    def __init__(self, *, path: str = "/callback", port: int = 0, outcome_timeout: float = 30.0) -> None:
+    def __init__(self, *, path: str = "/callback", port: int = 0, outcome_timeout: float = 30.0,
+                 request_timeout: float = 5.0) -> None:
         self.path = path
         self._outcome_timeout = outcome_timeout
+        self._request_timeout = request_timeout
         self._server = self._bind(port)
         self._server.owner = self
         self._callback: str | None = None

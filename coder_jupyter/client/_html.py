@@ -56,7 +56,8 @@ def badge(status: str) -> str:
 
 
 def _link(url: str | None, text: str) -> str:
-    if not url:
+    # Only http(s) becomes a link: a server-supplied ``javascript:`` URL would run in Jupyter's origin.
+    if not url or not url.strip().lower().startswith(("https://", "http://")):
         return e(text)
     return f'<a href="{e(url)}" target="_blank" rel="noopener">{e(text)}</a>'
 
