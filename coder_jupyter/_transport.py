@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from ._oauth.responses import printable
 from .errors import (
     AuthenticationError,
     CoderAPIError,
@@ -304,13 +305,15 @@ def raise_for_status(
     hint = _hint(status, what)
     lead = f"{what[0].upper()}{what[1:]} was not found" if status == 404 and what else None
     parts = [lead or f"{method} {url} failed with {status} {response.reason_phrase}".rstrip()]
+    # The server's words go into the message as one printable line each (no terminal escapes, no
+    # multi-megabyte text); the attributes below keep them as sent.
     if body.message:
-        parts.append(f": {body.message}")
+        parts.append(f": {printable(body.message)}")
     if body.detail:
-        parts.append(f" ({body.detail})")
+        parts.append(f" ({printable(body.detail)})")
     text = "".join(parts)
-    for v in validations:
-        text += f"\n  - {v['field']}: {v['detail']}"
+    for v in validations[:20]:
+        text += f"\n  - {printable(v['field'], 100)}: {printable(v['detail'])}"
     if hint:
         text += f"\n{hint}"
     kwargs: dict[str, Any] = {

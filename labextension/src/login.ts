@@ -44,7 +44,7 @@ export function openPopup(): Window | null {
  * @returns `false` when there is no open popup (blocked or closed by the user): show a link.
  */
 export function navigatePopup(url: string): boolean {
-  if (popup === null || popup.closed) {
+  if (popup === null || popup.closed || !isWebUrl(url)) {
     return false;
   }
   popup.location.href = url;
@@ -53,8 +53,24 @@ export function navigatePopup(url: string): boolean {
 
 /** Open `url` in the login popup from a click (the fallback link of a blocked popup). */
 export function openInPopup(url: string): boolean {
+  if (!isWebUrl(url)) {
+    return false;
+  }
   popup = window.open(url, POPUP_NAME, POPUP_FEATURES);
   return popup !== null;
+}
+
+/**
+ * Only http(s) addresses are opened: the about:blank popup shares Jupyter's origin, so a
+ * `javascript:` URL navigated into it would run with the page's rights.
+ */
+export function isWebUrl(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** Close the login popup if it is still open. */

@@ -16,6 +16,7 @@ import {
   callbackUri,
   closePopup,
   isCallbackMessage,
+  isWebUrl,
   navigatePopup,
   openInPopup,
   openPopup
@@ -228,7 +229,7 @@ export class LoginView extends DOMWidgetView {
   }
 
   private _onCustom(content: { event?: string; url?: string }): void {
-    if (content.event === 'open' && typeof content.url === 'string') {
+    if (content.event === 'open' && typeof content.url === 'string' && isWebUrl(content.url)) {
       const url = content.url;
       if (navigatePopup(url)) {
         this._showPopupNote('fallback', url);

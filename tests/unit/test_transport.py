@@ -4,6 +4,8 @@ No sockets: the drivers run over :class:`httpx.MockTransport`."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -188,6 +190,20 @@ def test_not_found_names_what_was_looked_for() -> None:
 def test_401_without_any_credential_means_not_logged_in() -> None:
     with pytest.raises(NotLoggedInError, match=r"^Not logged in to https://coder.example.com — click"):
         raise_for_status(response(401, token=None), deployment_url="https://coder.example.com")
+
+
+def test_server_text_in_error_messages_is_one_printable_bounded_line() -> None:
+    # Given a hostile server whose message carries terminal escapes and a megabyte of detail
+    hostile = json.dumps({"message": "boom\x1b[2J\x1b]0;pwned\x07", "detail": "x" * 1_000_000,
+                          "validations": [{"field": f"f{i}", "detail": "bad\r\nline"} for i in range(500)]})
+    # When
+    with pytest.raises(ValidationError) as caught:
+        raise_for_status(response(400, hostile.encode()))
+    # Then the message stays readable and bounded, while the attributes keep what was sent
+    text = str(caught.value)
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert len(text) < 10_000
+    assert caught.value.detail == "x" * 1_000_000 and len(caught.value.validations) == 500
 
 
 def test_non_json_error_bodies_still_map() -> None:
