@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import ssl
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -65,7 +66,13 @@ def url_without_query(url: httpx.URL | str) -> str:
     return str(httpx.URL(str(url)).copy_with(query=None, fragment=None))
 
 
-def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> TransportError:
+#: What a broken connection raises. httpx maps most TLS failures to its own errors, but a TLS
+#: alert that arrives after the handshake (TLS 1.3: "certificate required" when mTLS is expected
+#: and no client certificate was configured) can surface from the async stack as ssl.SSLError.
+_NETWORK_ERRORS = (httpx.TransportError, ssl.SSLError)
+
+
+def _transport_error(exc: httpx.TransportError | ssl.SSLError, request: httpx.Request) -> TransportError:
     where = url_without_query(request.url)
     kind = type(exc).__name__
     return TransportError(
@@ -169,7 +176,7 @@ def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = No
                 try:
                     response = client.send(request)
                     response.read()
-                except httpx.TransportError as exc:
+                except _NETWORK_ERRORS as exc:
                     wait = retry.delay(request, attempt, None) if retry else None
                     if wait is None:
                         raise _transport_error(exc, request) from None
@@ -198,7 +205,7 @@ async def adrive(flow: Flow[T], client: httpx.AsyncClient, *, retry: RetryPolicy
                 try:
                     response = await client.send(request)
                     await response.aread()
-                except httpx.TransportError as exc:
+                except _NETWORK_ERRORS as exc:
                     wait = retry.delay(request, attempt, None) if retry else None
                     if wait is None:
                         raise _transport_error(exc, request) from None

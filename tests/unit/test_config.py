@@ -7,7 +7,7 @@ import http.server
 import ipaddress
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,8 @@ from coder_jupyter._config import (
 )
 from coder_jupyter._oauth.models import TokenSet
 from coder_jupyter._store import Store
-from coder_jupyter.errors import ConfigurationError
+from coder_jupyter._transport import adrive
+from coder_jupyter.errors import ConfigurationError, TransportError
 
 URL = "https://coder.example.com"
 
@@ -109,18 +110,20 @@ def test_the_header_command_runs_in_a_shell_with_coder_url_set() -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "message"),
+    ("command", "timeout", "message"),
     [
-        ("echo X-Secret=SECRET; exit 3", "exited with status 3"),
-        ("echo SECRET-without-equals", "not of the form key=value"),
-        ("sleep 5", "did not finish within 0.3 s"),
+        # A generous timeout where the command is not meant to time out: a shell can take more
+        # than a few hundred milliseconds to start on a loaded 2-core machine.
+        ("echo X-Secret=SECRET; exit 3", 30.0, "exited with status 3"),
+        ("echo SECRET-without-equals", 30.0, "not of the form key=value"),
+        ("sleep 5", 0.3, "did not finish within 0.3 s"),
     ],
 )
 def test_a_failing_header_command_is_a_configuration_error_without_its_output(
-    command: str, message: str
+    command: str, timeout: float, message: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=message) as info:
-        run_header_command(command, url=URL, timeout=0.3)
+        run_header_command(command, url=URL, timeout=timeout)
     assert "SECRET" not in str(info.value)
 
 
@@ -482,8 +485,25 @@ async def test_mutual_tls_presents_the_client_certificate(
     async with make_async_client(settings) as client:
         assert (await client.get("/")).status_code == 200
     async with make_async_client(settings_without) as client:
-        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+        # httpx's own error, or (TLS 1.3, the alert arriving after the handshake) a bare SSLError
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, ssl.SSLError)):
             await client.get("/")
+
+
+@pytest.mark.parametrize("https_server", ["mtls"], indirect=True)
+async def test_a_missing_client_certificate_is_a_plain_transport_error(
+    pki: PKI, https_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODER_TLS_CA_FILE", str(pki.ca))
+    settings = CoderConfig().connection_settings(https_server)
+
+    def flow() -> Generator[httpx.Request, httpx.Response, None]:
+        yield httpx.Request("GET", https_server + "/")
+
+    async with make_async_client(settings) as client:
+        # Whatever shape the TLS failure takes underneath, the user gets our typed error.
+        with pytest.raises(TransportError, match="TLS settings"):
+            await adrive(flow(), client)
 
 
 def test_clients_do_not_follow_redirects_and_have_timeouts() -> None:
