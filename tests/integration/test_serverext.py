@@ -514,3 +514,67 @@ def test_json_posts_from_a_browser_session_need_the_xsrf_token(
     assert fake.request_counts() == {}
     accepted = fetch("coder/api", route, method="POST", body="{}", headers={**browser, "X-XSRFToken": xsrf})
     assert accepted.code == 200, accepted.body
+
+
+# -- second-line defences (each test fails if the one defence it names is removed) ------------------
+
+
+def anonymous_xsrf(fetch: Fetch) -> str:
+    """What any visitor gets without logging in: an ``_xsrf`` cookie from Jupyter's login page."""
+    page = fetch("login", headers={"Authorization": ""})
+    for header in page.headers.get_list("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if name == "_xsrf":
+            return rest.split(";", 1)[0]
+    raise AssertionError("the login page set no _xsrf cookie")
+
+
+@pytest.mark.parametrize("route", ["login", "logout", "cancel"])
+def test_json_posts_without_a_jupyter_login_are_refused_even_with_a_valid_xsrf_pair(
+    fake: FakeCoder, fetch: Fetch, route: str
+) -> None:
+    xsrf = anonymous_xsrf(fetch)
+
+    # When a client with no Jupyter login sends a matching XSRF cookie and header
+    response = fetch("coder/api", route, method="POST", body="{}",
+                     headers={"Authorization": "", "Cookie": f"_xsrf={xsrf}", "X-XSRFToken": xsrf})
+
+    # Then the route itself refuses it, and Coder never hears of it
+    assert response.code == 403
+    assert fake.request_counts() == {}
+
+
+@pytest.mark.parametrize("shape", ["many_medium_parameters", "long_parameter_name"])
+def test_a_callback_query_too_large_overall_is_refused_before_the_store_is_read(
+    fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str, shape: str
+) -> None:
+    started = auth.begin_login(callback_url)
+    params = consent(fake, started.authorization_url)
+    if shape == "many_medium_parameters":
+        # each value is under the 4096-character limit; together they exceed 4 × 4096
+        extra = {f"pad{i}": "A" * 4000 for i in range(5)}
+    else:
+        extra = {"N" * 100: "x"}
+
+    # When
+    response = fetch(CALLBACK, params={**params, **extra})
+
+    # Then nothing was exchanged and the real callback still works
+    assert response.code == 400
+    assert "too long" in response.body.decode()
+    assert fake.request_counts().get(("POST", "/oauth2/tokens"), 0) == 0
+    assert fetch(CALLBACK, params=params).code == 200
+
+
+@pytest.mark.parametrize("scheme", ["javascript", "ftp", "ws"])
+def test_login_route_refuses_a_non_http_redirect_uri_with_this_servers_host_and_path(
+    fake: FakeCoder, fetch: Fetch, jp_http_port: int, scheme: str
+) -> None:
+    redirect_uri = f"{scheme}://127.0.0.1:{jp_http_port}{BASE_URL}{CALLBACK}"
+
+    # When
+    response = fetch("coder/api/login", method="POST", body=json.dumps({"redirect_uri": redirect_uri}))
+
+    # Then
+    assert response.code == 400
+    assert fake.request_counts() == {}
