@@ -3,50 +3,15 @@ waiting with a timeout, a failed build, following logs, progress output."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from clienthelpers import open_client  # pytest puts this test directory on sys.path
 
-from coder_jupyter.client import AsyncCoder, Coder, WorkspaceBuild
+from coder_jupyter.client import Coder, WorkspaceBuild
 from coder_jupyter.errors import BuildFailedError, CoderAPIError, WaitTimeoutError
 from coder_jupyter.testing import FakeCoder, fake_coder
-
-
-class Blocking:
-    """Calls an :class:`AsyncCoder` from sync code (coroutines awaited, async iterators collected)."""
-
-    def __init__(self, coder: AsyncCoder) -> None:
-        self._coder = coder
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def _wait(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._coder, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = attr(*args, **kwargs)
-            if inspect.isasyncgen(result):
-                async def collect() -> list[Any]:
-                    return [x async for x in result]
-
-                return iter(self._wait(collect()))
-            return self._wait(result) if inspect.iscoroutine(result) else result
-
-        return call if callable(attr) else attr
-
-    def close(self) -> None:
-        self._wait(self._coder.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
 
 
 @pytest.fixture
@@ -57,9 +22,7 @@ def fake() -> Iterator[FakeCoder]:
 
 @pytest.fixture(params=["sync", "async"])
 def coder(request: pytest.FixtureRequest, fake: FakeCoder) -> Iterator[Any]:
-    client: Any = Coder(fake.url, token=fake.session_token)
-    if request.param == "async":
-        client = Blocking(AsyncCoder(fake.url, token=fake.session_token))
+    client = open_client(request.param, fake)
     yield client
     client.close()
 
