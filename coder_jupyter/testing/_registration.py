@@ -174,6 +174,18 @@ class _RegistrationBase(BaseHandler):
     def metadata_error(self, message: str) -> None:
         self.oauth_error(400, "invalid_client_metadata", message)
 
+    def read_client_metadata(self) -> dict[str, Any] | None:
+        """The request's client metadata with Coder's defaults applied, or ``None`` once the
+        error answer (bad JSON, or ``invalid_client_metadata``) has been written."""
+        body = self.read_json()
+        if body is INVALID:
+            return None
+        try:
+            return apply_defaults_and_validate(body, generation=self.generation)
+        except MetadataError as exc:
+            self.metadata_error(str(exc))
+            return None
+
     def store(self, app: OAuthApp, req: dict[str, Any]) -> None:
         app.name = req["client_name"]
         app.redirect_uris = list(req["redirect_uris"])
@@ -194,13 +206,8 @@ class RegisterHandler(_RegistrationBase):
         if self.generation == "g3" and not self.settings_.dcr_enabled:
             self.oauth_error(403, "access_denied", "Dynamic client registration is disabled.")
             return
-        body = self.read_json()
-        if body is INVALID:
-            return
-        try:
-            req = apply_defaults_and_validate(body, generation=self.generation)
-        except MetadataError as exc:
-            self.metadata_error(str(exc))
+        req = self.read_client_metadata()
+        if req is None:
             return
         public = self.generation == "g3" and req["token_endpoint_auth_method"] == "none"  # noqa: S105
         now = self.state.clock.now()
@@ -265,13 +272,8 @@ class ClientConfigurationHandler(_RegistrationBase):
         app = self._authorized_app(client_id)
         if app is None:
             return
-        body = self.read_json()
-        if body is INVALID:
-            return
-        try:
-            req = apply_defaults_and_validate(body, generation=self.generation)
-        except MetadataError as exc:
-            self.metadata_error(str(exc))
+        req = self.read_client_metadata()
+        if req is None:
             return
         if self.generation == "g3":
             wants_public = req["token_endpoint_auth_method"] == "none"  # noqa: S105
