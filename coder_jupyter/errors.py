@@ -19,6 +19,7 @@ The tree::
     ├── CoderAPIError                        the REST API answered with an error status
     │   ├── AuthenticationError              401: log in again
     │   ├── PermissionDeniedError            403: your role does not allow this
+    │   │   └── InsufficientScopeError (PermissionError)  the login's OAuth scope does not allow this
     │   ├── NotFoundError (LookupError)      404: names what was not found
     │   ├── ValidationError (ValueError)     400 with Coder's ``validations`` list
     │   ├── RateLimitedError                 429, with ``retry_after``
@@ -46,6 +47,7 @@ __all__ = [
     "CoderAPIError",
     "CoderError",
     "ConfigurationError",
+    "InsufficientScopeError",
     "InvalidClientError",
     "InvalidGrantError",
     "InvalidMetadataError",
@@ -201,6 +203,55 @@ class AuthenticationError(CoderAPIError):
 
 class PermissionDeniedError(CoderAPIError):
     """403: the user's role does not allow this action."""
+
+
+class InsufficientScopeError(PermissionDeniedError, PermissionError):
+    """The login's OAuth scope does not allow this call, although the user may be allowed to make it.
+
+    Coder enforces a token's scope from G4 on (reference §7 G4). A missing scope shows as a 403, a
+    404 for a read, or an empty list; the client knows its granted scope and what each call
+    needs, so it says which permission is missing instead of "not found". ``status`` is the HTTP
+    status that revealed it (403 by default).
+
+    Attributes (besides :class:`CoderAPIError`'s):
+        permissions: the permissions the call needs and the login lacks, e.g. ``("workspace:start",)``.
+        scopes: the scope names that would grant them, e.g. ``("coder:workspaces.operate",)``.
+        granted: the scope names the login has.
+        fix: the command that logs in again with the missing scopes added.
+
+    Message::
+
+        Your Coder login's scope does not allow starting workspace "alice/dev": it needs
+        workspace:start, which coder:workspaces.operate grants.
+        Log in again with a wider scope: %coder login --scopes "workspace:read coder:workspaces.operate"
+    """
+
+    def __init__(
+        self,
+        what: str = "this call",
+        *,
+        permissions: Sequence[str],
+        scopes: Sequence[str],
+        granted: Sequence[str],
+        status: int = 403,
+        **kwargs: Any,
+    ) -> None:
+        self.permissions = tuple(permissions)
+        self.scopes = tuple(scopes)
+        self.granted = tuple(granted)
+        wanted = list(dict.fromkeys([*self.granted, *self.scopes]))
+        self.fix = f'%coder login --scopes "{" ".join(wanted)}"'
+        grants = "grant" if len(self.scopes) > 1 else "grants"
+        message = (
+            f"Your Coder login's scope does not allow {what}: it needs {_and(self.permissions)}, "
+            f"which {_and(self.scopes)} {grants}.\nLog in again with a wider scope: {self.fix}"
+        )
+        kwargs.setdefault("hint", f"Log in again with a wider scope: {self.fix}")
+        super().__init__(message, status=status, **kwargs)
+
+
+def _and(names: Sequence[str]) -> str:
+    return " and ".join(filter(None, (", ".join(names[:-1]), *names[-1:])))
 
 
 class NotFoundError(CoderAPIError, LookupError):
