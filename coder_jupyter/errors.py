@@ -19,7 +19,8 @@ The tree::
     ├── CoderAPIError                        the REST API answered with an error status
     │   ├── AuthenticationError              401: log in again
     │   ├── PermissionDeniedError            403: your role does not allow this
-    │   │   └── InsufficientScopeError (PermissionError)  the login's OAuth scope does not allow this
+    │   │   └── InsufficientScopeError   the login's OAuth scope does not allow this (a PermissionError;
+    │   │                                    403, or a 404/empty answer the client recognises)
     │   ├── NotFoundError (LookupError)      404: names what was not found
     │   ├── ValidationError (ValueError)     400 with Coder's ``validations`` list
     │   ├── RateLimitedError                 429, with ``retry_after``
@@ -213,6 +214,11 @@ class InsufficientScopeError(PermissionDeniedError, PermissionError):
     needs, so it says which permission is missing instead of "not found". ``status`` is the HTTP
     status that revealed it (403 by default).
 
+    Args:
+        what: the call in words, e.g. ``starting workspace "alice/dev"``.
+        permissions, scopes, granted, status: as the attributes below.
+        **kwargs: the :class:`CoderAPIError` fields of the answer (``server_message``, ``url``, ...).
+
     Attributes (besides :class:`CoderAPIError`'s):
         permissions: the permissions the call needs and the login lacks, e.g. ``("workspace:start",)``.
         scopes: the scope names that would grant them, e.g. ``("coder:workspaces.operate",)``.
@@ -251,6 +257,7 @@ class InsufficientScopeError(PermissionDeniedError, PermissionError):
 
 
 def _and(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     return " and ".join(filter(None, (", ".join(names[:-1]), *names[-1:])))
 
 

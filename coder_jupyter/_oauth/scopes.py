@@ -72,7 +72,8 @@ def _perms(spec: Mapping[str, str]) -> frozenset[str]:
 #: workspace build (which needs ``organization_member:read``) needs a composite.
 COMPOSITES: Mapping[str, frozenset[str]] = {
     "coder:all": frozenset({ALL}),
-    # §12 calls the set "unconfirmed"; every stored copy of Coder's builtinScopes gives this one.
+    # §12 calls the set "unconfirmed"; the newer stored copies of Coder's builtinScopes
+    # (coderd/rbac/scopes.go) give this one (older ones: workspace_application_connect:create).
     "coder:application_connect": frozenset({"workspace:application_connect"}),
     "coder:workspaces.create": _perms({"template": "read use", "workspace": "start stop create update read",
                                        "organization_member": "read"}),
@@ -152,7 +153,7 @@ def _has(perms: frozenset[str], need: str) -> bool:
         return True
     resource, _, action = need.partition(":")
     # A wildcard need (``workspace:*``) is covered only by that wildcard (or ALL), both tested above.
-    return action != "*" and need != ALL and f"{resource}:*" in perms
+    return action != "*" and f"{resource}:*" in perms
 
 
 def covers(granted: str | Iterable[str], needed: str | Iterable[str]) -> bool:
