@@ -34,13 +34,13 @@ from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import ipywidgets
 from traitlets import Bool, CaselessStrEnum, Float, Unicode
 
+from ._engine import usable_redirect_uri
 from ._login import AuthManager, AuthStatus
-from ._oauth.responses import printable
+from ._public import fallback_html, fallback_text, printable, safe_url
 from .errors import CoderError, LoginCancelledError, LoginTimeoutError
 
 __all__ = ["MODULE_NAME", "MODULE_VERSION", "LoginWidget"]
@@ -89,18 +89,6 @@ OUTCOME_MESSAGES: Final[Mapping[str, str]] = {
     "that browser, then click Log in again.",
 }
 
-_MAX_REDIRECT_URI = 2048
-
-
-def _safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment: safe to show."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         minutes = int(seconds // 60)
@@ -113,7 +101,7 @@ def _values(status: AuthStatus) -> dict[str, Any]:
     """The synced traits that show ``status`` (all public by construction)."""
     waiting = status.status == "waiting"
     return {
-        "deployment_url": _safe_url(status.deployment_url),
+        "deployment_url": safe_url(status.deployment_url),
         "status": status.status,
         "username": status.username or "",
         "method": status.method or "",
@@ -188,7 +176,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         who = f" as {self.username}" if self.username else ""
-        return f"LoginWidget({_safe_url(self.deployment_url)!r}, status={self.status!r}{who})"
+        return f"LoginWidget({safe_url(self.deployment_url)!r}, status={self.status!r}{who})"
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -252,22 +240,15 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         return (
             f"Coder login widget for {where} ({state}).\n"
             "This front end cannot show the widget (no coder-jupyter JupyterLab extension). Instead:\n"
-            "  %coder login --code    prints an address to open; approve, then paste the code shown\n"
-            "  %coder login --token   paste an API token (`coder tokens create`); it is not echoed\n"
-            "  or: from getpass import getpass; coder.auth.login_with_token(getpass())"
+            + fallback_text(self.deployment_url or None)
         )
 
     def _fallback_html(self) -> str:
         where = escape(self.deployment_url) if self.deployment_url else "the Coder deployment"
         return (
-            "<div class='coder-jupyter-fallback'>"
             f"<p><b>Coder login for {where}</b>: this front end cannot show the login widget "
-            "(the <code>coder-jupyter</code> JupyterLab extension is not installed here). Instead:</p><ul>"
-            "<li><code>%coder login --code</code> prints an address: open it, approve, then paste the code "
-            "shown;</li>"
-            "<li><code>%coder login --token</code> asks for an API token (create one with "
-            "<code>coder tokens create</code>), or "
-            "<code>from getpass import getpass; coder.auth.login_with_token(getpass())</code></li></ul></div>"
+            "(the <code>coder-jupyter</code> JupyterLab extension is not installed here). Instead:</p>"
+            + fallback_html(self.deployment_url or None)
         )
 
     # -- messages from the front end ------------------------------------------------------------
@@ -306,8 +287,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         worker.start()
 
     def _on_login(self, redirect_uri: object) -> None:
-        if not (isinstance(redirect_uri, str) and redirect_uri.startswith(("http://", "https://"))
-                and len(redirect_uri) <= _MAX_REDIRECT_URI):
+        if not usable_redirect_uri(redirect_uri):
             self._next_attempt()
             self._show_error("The notebook page sent no usable callback address; reload the page and "
                              "click \"Log in\" again.")
@@ -330,8 +310,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             with self._begin_lock:
                 if not self._current(attempt):
                     return
-                # An admin's fixed callback (JupyterHub + one pre-registered app) wins over the page's.
-                redirect_uri = self._auth.config.oauth_redirect_uri or redirect_uri
+                redirect_uri = self._auth.engine.server_redirect_uri(redirect_uri)
                 started = self._auth.begin_login(redirect_uri, timeout=self._timeout)
                 if not self._current(attempt):  # cancelled while registering
                     self._auth.cancel_login()

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from coder_jupyter._login import AuthManager, complete_login
+from coder_jupyter._config import CoderConfig
+from coder_jupyter._engine import finish_login
+from coder_jupyter._login import AuthManager
 from coder_jupyter.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -135,7 +137,7 @@ def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) 
     assert "state" not in parse_qs(urlsplit(cancel).query)
     # When the server extension receives it
     with pytest.raises(AccessDeniedError):
-        complete_login({k: v[0] for k, v in parse_qs(urlsplit(cancel).query).items()})
+        finish_login({k: v[0] for k, v in parse_qs(urlsplit(cancel).query).items()})
     # Then the pending login is gone: its state is refused afterwards
     with pytest.raises(LoginStateError):
         auth.finish_login({"code": "x", "state": started.state})
@@ -193,7 +195,7 @@ def test_login_finished_by_the_server_process_is_noticed(coder_fake: FakeCoder) 
     callback = consent(coder_fake, started.authorization_url)
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
     # When the Jupyter server's callback route finishes it (another thread stands in for the process)
-    server = threading.Thread(target=complete_login, args=(query,))
+    server = threading.Thread(target=finish_login, args=(query,))
     server.start()
     # Then
     status = kernel.wait_for_login(timeout=10)
@@ -208,7 +210,7 @@ def test_login_that_fails_in_the_server_process_is_noticed_at_once(coder_fake: F
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
     # When the Jupyter server's callback route gets the Cancel redirect
     with pytest.raises(AccessDeniedError):
-        complete_login(query)
+        finish_login(query)
     # Then the kernel that started the login learns it now, not at its 5-minute timeout
     with pytest.raises(AccessDeniedError):
         kernel.wait_for_login(timeout=5)
@@ -322,3 +324,21 @@ def test_loopback_listener_is_single_use_and_times_out() -> None:
         assert httpx.get(listener.redirect_uri + "?code=d&state=t").status_code == 404
     with LoopbackListener() as idle, pytest.raises(LoginTimeoutError):
         idle.wait(0.05)
+
+
+def test_a_later_oauth_login_wins_over_the_env_token_when_the_store_ranks_first(
+    coder_fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the store ranked before CODER_SESSION_TOKEN, and only the env token at start
+    monkeypatch.setenv("CODER_SESSION_TOKEN", coder_fake.session_token)
+    auth = AuthManager(coder_fake.url, config=CoderConfig(login_methods=["store", "env"]))
+    assert auth.status().method == "env"
+    # When the user logs in with OAuth in the same kernel
+    auth.finish_login(consent(coder_fake, auth.begin_login(redirect_uri=REDIRECT).authorization_url))
+    # Then the new login is used (the sources are walked per request, nothing was pinned)
+    tokens = auth.credentials.current()
+    assert tokens is not None and tokens.method == "oauth" and tokens.access_token != coder_fake.session_token
+    assert auth.status().method == "oauth"
+    # And after logging out, the env token is used again
+    auth.logout()
+    assert auth.status().method == "env"

@@ -3,7 +3,7 @@ real AuthManager against the fake Coder over HTTP on 127.0.0.1.
 
 The front end's side is played by delivering comm messages (``{"method": "custom", ...}``);
 the browser's side by posting Coder's consent form with the user's session; the Jupyter
-server's side by :func:`complete_login` (what the callback route calls). Every message the
+server's side by :func:`finish_login` (what the callback route calls). Every message the
 kernel sends and the final widget state are checked for secrets.
 """
 
@@ -24,7 +24,8 @@ import ipywidgets
 import pytest
 
 from coder_jupyter import _flows as flows
-from coder_jupyter._login import AuthManager, complete_login
+from coder_jupyter._engine import finish_login
+from coder_jupyter._login import AuthManager
 from coder_jupyter._transport import drive
 from coder_jupyter.errors import AccessDeniedError, LoginStateError
 from coder_jupyter.testing import FakeCoder, fake_coder
@@ -187,7 +188,7 @@ def test_full_login_opens_the_popup_then_shows_the_user_and_no_secret_ever_reach
     assert pending is not None
     # When the user approves and the Jupyter server finishes the login from the callback
     callback = consent(fake, opened["url"])
-    complete_login(query_of(callback))
+    finish_login(query_of(callback))
     recorder.click({"event": "check", "ok": True, "outcome": "logged_in"})
     assert widget.wait_idle(10)
     # Then
@@ -220,7 +221,7 @@ def test_cancel_abandons_the_login_and_closes_the_popup(fake: FakeCoder, comms: 
     assert recorder.custom()[-1] == {"event": "close_popup"}
     # And a late callback for that login is refused
     with pytest.raises(LoginStateError):
-        complete_login(query_of(consent(fake, opened["url"])))
+        finish_login(query_of(consent(fake, opened["url"])))
 
 
 def test_login_gives_up_after_the_timeout_with_a_message_saying_what_to_do(
@@ -256,7 +257,7 @@ def test_a_decline_finished_by_the_server_stays_shown_when_the_popups_check_arri
     started_url = recorder.wait_for_custom("open")["url"]
     # When the Jupyter server handles the Cancel redirect (the kernel's worker learns it from the store)
     with pytest.raises(AccessDeniedError):
-        complete_login(query_of(consent(fake, started_url, allow=False)))
+        finish_login(query_of(consent(fake, started_url, allow=False)))
     assert widget.wait_idle(10)
     assert widget.status == "error"
     shown = widget.error
