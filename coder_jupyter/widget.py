@@ -280,6 +280,20 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         with self._lock:
             return attempt == self._attempt
 
+    def _fail(self, attempt: int, exc: Exception, what: str) -> None:
+        """A worker failed: log what is unexpected, show why if its attempt is still current."""
+        if not isinstance(exc, CoderError):
+            log.exception("the %s failed unexpectedly", what)
+        if self._current(attempt):
+            self._show_error(_message(exc))
+
+    def _waiting(self, step: str, timeout_at: float | None) -> None:
+        with self.hold_sync():
+            self.status = "waiting"
+            self.error = ""
+            self.step = step
+            self.timeout_at = timeout_at
+
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         worker = threading.Thread(target=target, args=args, name=f"coder-jupyter-{name}", daemon=True)
         with self._lock:
@@ -294,11 +308,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             self.send({"event": "close_popup"})
             return
         attempt = self._next_attempt()
-        with self.hold_sync():
-            self.status = "waiting"
-            self.error = ""
-            self.step = STEP_DISCOVER
-            self.timeout_at = time.time() + self._timeout
+        self._waiting(STEP_DISCOVER, time.time() + self._timeout)
         self._spawn("login", self._run_login, attempt, redirect_uri)
 
     def _run_login(self, attempt: int, redirect_uri: str) -> None:
@@ -331,10 +341,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
                 self.refresh()
             return
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the login failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "login")
             return
         if self._current(attempt):
             self._show(status)
@@ -365,10 +372,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         try:
             report = self._auth.logout()
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the logout failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "logout")
             return
         if report.revoked.startswith("failed"):
             log.warning("logged out locally, but revoking on Coder %s", report.revoked)
@@ -382,21 +386,14 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             self._show_error("The API token field was empty. Paste a token (create one with "
                              "`coder tokens create`) and try again.")
             return
-        with self.hold_sync():
-            self.status = "waiting"
-            self.error = ""
-            self.step = STEP_TOKEN
-            self.timeout_at = None
+        self._waiting(STEP_TOKEN, None)
         self._spawn("token", self._run_token, attempt, token)
 
     def _run_token(self, attempt: int, token: str) -> None:
         try:
             status = self._auth.login_with_token(token)
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the token login failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "token login")
             return
         if self._current(attempt):
             self._show(status)
