@@ -6,7 +6,7 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_login_oauth import REDIRECT, consent  # pytest puts this test directory on sys.path
+from oauthhelpers import REDIRECT, consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter import AsyncCoder, Coder
 from coder_jupyter._engine import finish_login

@@ -3,14 +3,12 @@ token exchange, logout — for each provider generation."""
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterator
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from oauthhelpers import REDIRECT, consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter._config import CoderConfig
 from coder_jupyter._engine import finish_login
@@ -23,37 +21,6 @@ from coder_jupyter.errors import (
     RegistrationUnavailableError,
 )
 from coder_jupyter.testing import FakeCoder, fake_coder
-
-REDIRECT = "http://127.0.0.1:8123/callback"
-
-
-@pytest.fixture
-def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
-    """A fresh fake deployment; options via ``@pytest.mark.parametrize("coder_fake", [{...}], indirect=True)``
-    (local, so the tests run whether or not the package's pytest plugin is installed)."""
-    with fake_coder(**getattr(request, "param", {})) as fake:
-        yield fake
-
-
-def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> str:
-    """Play the browser: open the consent page with the user's session, click Allow or Cancel;
-    return where Coder sends the browser (the callback URL)."""
-    cookies = {"coder_session_token": fake.session_token}
-    with httpx.Client(cookies=cookies) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        action = unescape(re.search(r"<form method='post' action='([^']*)'", page.text)[1])  # type: ignore[index]
-        form = {"csrf_token": unescape(csrf[1]) if csrf else ""}
-        request = browser.build_request("POST", httpx.URL(authorization_url).join(action), data=form)
-        # Sent on a bare transport: httpx's client would try to parse an urn: Location as a URL.
-        with httpx.HTTPTransport() as transport:
-            answer = transport.handle_request(request)
-            answer.read()
-        assert answer.status_code == 302, answer.text
-        return answer.headers["Location"]
 
 
 def api_status(fake: FakeCoder, token: str) -> int:
@@ -129,7 +96,7 @@ def test_cancel_shows_access_denied(coder_fake: FakeCoder) -> None:
     assert auth.status().status == "error"
 
 
-@pytest.mark.parametrize("coder_fake", [{"generation": "g1"}], indirect=True)
+@pytest.mark.coder_fake(generation="g1")
 def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) -> None:
     auth = AuthManager(coder_fake.url)
     started = auth.begin_login(redirect_uri=REDIRECT)
@@ -165,7 +132,7 @@ def test_expired_state_is_refused(coder_fake: FakeCoder) -> None:
         auth.finish_login(callback)
 
 
-@pytest.mark.parametrize("coder_fake", [{"dcr": False}], indirect=True)
+@pytest.mark.coder_fake(dcr=False)
 def test_dcr_off_names_the_fix_and_a_preregistered_client_works(
     coder_fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,18 +10,16 @@ kernel sends and the final widget state are checked for secrets.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
-from html import unescape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import comm
 import httpx
 import ipywidgets
 import pytest
+from oauthhelpers import consent, query_of  # pytest puts this test directory on sys.path
 
 from coder_jupyter import _flows as flows
 from coder_jupyter._engine import finish_login
@@ -108,25 +106,6 @@ def make_widget(auth: AuthManager, comms: list[RecordingComm],
     widget = LoginWidget(auth, **kwargs)
     assert widget.wait_idle(10)
     return widget, comms[-1]
-
-
-def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> str:
-    """Play the browser on Coder's consent page; return where Coder redirects the popup."""
-    with httpx.Client(cookies={"coder_session_token": fake.session_token}) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        action = unescape(re.search(r"<form method='post' action='([^']*)'", page.text)[1])  # type: ignore[index]
-        answer = browser.post(httpx.URL(authorization_url).join(action),
-                              data={"csrf_token": unescape(csrf[1]) if csrf else ""})
-        assert answer.status_code == 302, answer.text
-        return str(answer.headers["Location"])
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 def assert_free_of(text: str, secrets: list[str]) -> None:
