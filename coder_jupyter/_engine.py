@@ -38,7 +38,7 @@ from ._connection import ConnectionSettings, make_client
 from ._credentials import pending_logins_for, store_for
 from ._oauth import authorize, pkce
 from ._oauth.models import AuthServerMetadata, ClientRegistration, PendingLogin, TokenSet
-from ._public import printable, safe_url
+from ._public import LoginMethod, printable, safe_url
 from ._store import PendingLogins, Store
 from ._transport import drive
 from .errors import CoderError, InvalidClientError, LoginStateError, OAuthUnavailableError
@@ -60,7 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LoginMethod = Literal["oauth", "token", "env", "cli"]
 LoginStatus = Literal["logged_out", "waiting", "logged_in", "expired", "error"]
 
 #: Seconds a login may wait for the browser before it is abandoned.

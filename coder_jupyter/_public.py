@@ -9,11 +9,13 @@ to print changes in one place.
 from __future__ import annotations
 
 from html import escape
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "LOGIN_METHODS",
     "METHOD_WORDS",
+    "LoginMethod",
     "fallback_html",
     "fallback_text",
     "method_words",
@@ -24,9 +26,12 @@ __all__ = [
 #: The configurable credential sources, in their default order (``c.CoderConfig.login_methods``).
 LOGIN_METHODS = ("env", "store", "cli", "oauth")
 
-#: How a session was authenticated (``AuthStatus.method``) and the words shown for it.
-#: Mirrored in ``labextension/src/widget.ts`` (``METHODS``); tests/unit/test_public.py keeps them equal.
-METHOD_WORDS = {
+#: How a session was authenticated (``AuthStatus.method``).
+LoginMethod = Literal["oauth", "token", "env", "cli"]
+
+#: The words shown for each :data:`LoginMethod`. Mirrored in ``labextension/src/widget.ts``
+#: (``METHODS``); tests/unit/test_public.py keeps the three equal.
+METHOD_WORDS: dict[LoginMethod, str] = {
     "oauth": "OAuth",
     "token": "API token",
     "env": "CODER_SESSION_TOKEN",
@@ -36,7 +41,10 @@ METHOD_WORDS = {
 
 def method_words(method: str | None, empty: str = "") -> str:
     """The words for a login method (:data:`METHOD_WORDS`); an unknown one as is, none as ``empty``."""
-    return METHOD_WORDS.get(method or "", method or empty)
+    for known, words in METHOD_WORDS.items():
+        if known == method:
+            return words
+    return method or empty
 
 
 def printable(text: object, limit: int = 300) -> str:

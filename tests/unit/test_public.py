@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -13,6 +14,7 @@ from coder_jupyter._engine import AuthStatus, usable_redirect_uri
 from coder_jupyter._public import (
     LOGIN_METHODS,
     METHOD_WORDS,
+    LoginMethod,
     fallback_html,
     fallback_text,
     printable,
@@ -31,6 +33,7 @@ def _ts_methods() -> dict[str, str]:
 
 def test_the_typescript_view_names_the_login_methods_like_python() -> None:
     assert _ts_methods() == METHOD_WORDS
+    assert set(get_args(LoginMethod)) == set(METHOD_WORDS)
 
 
 def test_every_configurable_source_but_the_store_is_a_method_shown_to_people() -> None:
