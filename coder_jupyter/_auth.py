@@ -132,10 +132,6 @@ class Credentials:
                     return self._fixed_tokens(method, token), method
         return None, None
 
-    def using_static(self) -> bool:
-        """True if requests currently carry a fixed token (not the store's)."""
-        return self.resolve()[1] not in (None, "store")
-
     def _fixed_tokens(self, method: str, token: str) -> TokenSet:
         known = self._fixed.get(method)
         if known is None or known.access_token != token:

@@ -418,7 +418,8 @@ def finish_login(
         OAuthError, TransportError: other failures.
     """
     params = authorize.parse_callback(callback)
-    config = engine.config if engine is not None and config is None else config or CoderConfig()
+    if config is None:
+        config = engine.config if engine is not None else CoderConfig()
     pending_logins = engine.pending_logins if engine is not None else pending_logins_for(config)
     clock = engine.clock if engine is not None else time.time
     now = clock()
