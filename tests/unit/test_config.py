@@ -548,3 +548,26 @@ def test_a_file_that_is_not_a_ca_bundle_is_a_configuration_error(tmp_path: Path)
     junk.write_text("not a certificate")
     with pytest.raises(ConfigurationError, match="could not be loaded"):
         ssl_context(ConnectionSettings(url=URL, verify=str(junk)))
+
+
+def test_the_sources_are_walked_on_every_request_so_later_changes_are_seen(sources: Sources) -> None:
+    # Given credentials made while every source has a token
+    credentials = Credentials(URL, sources.store, httpx.Client, sources=CredentialSources(CoderConfig(), URL))
+
+    def now() -> tuple[str | None, str | None]:
+        tokens, source = credentials.resolve()
+        return (tokens.access_token if tokens else None), source
+
+    assert now() == ("from-env", "env")
+    # When each source goes away (a logout, `coder logout`, an unset variable), the next one is used
+    sources.monkeypatch.delenv("CODER_SESSION_TOKEN")
+    assert now() == ("from-store", "store")
+    sources.store.delete_tokens()
+    assert now() == ("from-cli", "cli")
+    (coder_cli_config_dir() / "session").unlink()
+    assert now() == (None, None)
+    # And a credential that appears later is used at once
+    write_cli_session(URL, "later-cli")
+    assert now() == ("later-cli", "cli")
+    sources.monkeypatch.setenv("CODER_SESSION_TOKEN", "later-env")
+    assert now() == ("later-env", "env")
