@@ -27,11 +27,13 @@ except ImportError:  # running from a source tree that was never built
     __version__ = "0.0.0"
 
 if TYPE_CHECKING:
+    from ._config import CoderConfig
     from .client import AsyncCoder, Coder
 
 __all__ = [
     "AsyncCoder",
     "Coder",
+    "CoderConfig",
     "__version__",
     "errors",
     "load_ipython_extension",
@@ -41,6 +43,7 @@ __all__ = [
 _LAZY = {
     "Coder": ("coder_jupyter.client", "Coder"),
     "AsyncCoder": ("coder_jupyter.client", "AsyncCoder"),
+    "CoderConfig": ("coder_jupyter._config", "CoderConfig"),
     "errors": ("coder_jupyter.errors", None),
 }
 

@@ -61,6 +61,13 @@ class TokenStore(Protocol):
     def stamp(self) -> Hashable: ...
 
 
+class TokenSources(Protocol):
+    """The ordered credential sources (``_credentials.CredentialSources``), asked on every request."""
+
+    def order(self) -> Sequence[str]: ...
+    def fixed_token(self, method: str) -> str | None: ...
+
+
 class Credentials:
     """The credentials of one deployment, kept current across threads and processes.
 
@@ -69,10 +76,10 @@ class Credentials:
         store: the deployment's store, or ``None`` for a fixed token that is never persisted.
         client_factory: makes the plain (unauthenticated) :class:`httpx.Client` used for refresh,
             with the deployment's TLS and header settings.
-        static: a fixed token (explicit, ``CODER_SESSION_TOKEN``, the Coder CLI's session); never
-            refreshed or stored.
-        static_first: the static token wins over the store (explicit, env); ``False`` makes it a
-            fallback used only while the store is empty (the Coder CLI's session).
+        sources: the ordered credential sources, walked on every request (``"store"`` in
+            :meth:`TokenSources.order` ranks the store; every other method is a fixed token,
+            never refreshed or stored: explicit, ``CODER_SESSION_TOKEN``, the Coder CLI's
+            session). ``None``: the store only.
         clock: Unix seconds.
         margin: refresh this many seconds before expiry.
         backoff: the pauses between refresh attempts on transient errors (its length + 1 attempts).
@@ -84,8 +91,7 @@ class Credentials:
         store: TokenStore | None,
         client_factory: Callable[[], httpx.Client],
         *,
-        static: TokenSet | None = None,
-        static_first: bool = True,
+        sources: TokenSources | None = None,
         clock: Callable[[], float] = time.time,
         margin: float = 60.0,
         backoff: Sequence[float] = (0.5, 2.0),
@@ -93,8 +99,8 @@ class Credentials:
         self.deployment_url = deployment_url
         self.store = store
         self._client_factory = client_factory
-        self._static = static
-        self._static_first = static_first
+        self._sources = sources
+        self._fixed: dict[str, TokenSet] = {}  # one TokenSet per fixed token, so identity is stable
         self._reported: str | None = None
         self.clock = clock
         self.margin = margin
@@ -109,15 +115,31 @@ class Credentials:
     # -- reading --------------------------------------------------------------------------------
 
     def current(self) -> TokenSet | None:
-        """The tokens in use: a first-rank static token, else the store's (re-read when its stamp
-        moved), else a fallback static token."""
-        if self._static is not None and self._static_first:
-            return self._static
-        return self._stored() or self._static
+        """The tokens in use now (see :meth:`resolve`)."""
+        return self.resolve()[0]
 
-    def using_static(self) -> bool:
-        """True if requests currently carry the fixed token (not the store's)."""
-        return self._static is not None and self.current() is self._static
+    def resolve(self) -> tuple[TokenSet | None, str | None]:
+        """The tokens in use now and their source (``"store"`` or a fixed token's method), found
+        by walking the sources in order on every call: a login or logout anywhere is seen."""
+        for method in self._sources.order() if self._sources is not None else ("store",):
+            if method == "store":
+                tokens = self._stored()
+                if tokens is not None:
+                    return tokens, "store"
+            elif self._sources is not None:
+                token = self._sources.fixed_token(method)
+                if token:
+                    return self._fixed_tokens(method, token), method
+        return None, None
+
+    def _fixed_tokens(self, method: str, token: str) -> TokenSet:
+        known = self._fixed.get(method)
+        if known is None or known.access_token != token:
+            known = self._fixed[method] = TokenSet(access_token=token, method="token")
+        return known
+
+    def _is_fixed(self, tokens: TokenSet) -> bool:
+        return any(tokens is known for known in self._fixed.values())
 
     def _stored(self) -> TokenSet | None:
         if self.store is None:
@@ -142,7 +164,7 @@ class Credentials:
 
     def needs_refresh(self, tokens: TokenSet | None) -> bool:
         """True if ``tokens`` are refreshable OAuth tokens within ``margin`` of expiry."""
-        return (tokens is not None and tokens.refresh_token is not None and tokens is not self._static
+        return (tokens is not None and tokens.refresh_token is not None and not self._is_fixed(tokens)
                 and tokens.expires_within(self.margin, now=self.clock()))
 
     # -- writing --------------------------------------------------------------------------------
@@ -154,6 +176,11 @@ class Credentials:
                 self.store.save_tokens(tokens)
                 self._stamp = self.store.stamp()
             self._tokens, self._loaded, self.ended = tokens, True, None
+
+    def reload(self) -> None:
+        """Re-read the store at the next request (after this process wrote it another way)."""
+        with self._lock:
+            self._loaded = False
 
     def forget(self, reason: str | None = None) -> None:
         """Drop the tokens here and in the store."""
@@ -258,7 +285,7 @@ class Credentials:
     def token_after_401(self, sent: str) -> str | None:
         """The token to retry with after ``sent`` got a 401, or ``None`` to give up (no retry)."""
         tokens = self.current()
-        if tokens is None or tokens is self._static:
+        if tokens is None or self._is_fixed(tokens):
             return None
         if tokens.access_token != sent:
             return tokens.access_token  # the store moved on meanwhile

@@ -39,63 +39,39 @@ is honoured, else certifi's bundle is used.
 (``c.CoderConfig.url`` or ``CODER_URL``) > the Coder CLI's ``url`` file > none, which is the
 error "No Coder deployment configured: pass a URL, set CODER_URL, or run %coder use <url>."
 
-**Which credential** (:func:`find_credential`), the first that applies, like the Coder CLI
-(explicit flag > environment > config files)::
+**Which credential**: :mod:`coder_jupyter._credentials` walks the sources (explicit token, then
+``login_methods`` in order: ``env``, ``store``, ``cli``; ``oauth`` is the interactive login) on
+every request. ``login_methods`` (default ``env, store, cli, oauth``) reorders or disables them:
+an admin can remove ``cli`` (never reuse the CLI's session) or ``oauth``.
 
-    explicit token                  Coder(url, token=...): always first, never stored
-    > CODER_SESSION_TOKEN  "env"    only for CODER_URL's deployment (any, if CODER_URL is unset)
-    > our store            "store"  tokens of an OAuth login or a saved API token
-    > Coder CLI session    "cli"    $CODER_CONFIG_DIR/{url,session}, only if ``url`` matches
-    > OAuth login          "oauth"  interactive; not a stored credential, so not returned here
-
-``login_methods`` (default ``env, store, cli, oauth``) reorders or disables the sources after
-the explicit token: an admin can remove ``cli`` (never reuse the CLI's session) or ``oauth``.
+This module imports nothing of the store or the network: connections are
+:mod:`coder_jupyter._connection`, the Coder CLI's files :mod:`coder_jupyter._cli_session`.
 """
 
 from __future__ import annotations
 
 import os
-import ssl
-import subprocess
-import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from traitlets import Dict, Float, List, Unicode, default, validate
 from traitlets.config import Configurable
 
-from ._store import PendingLogins, Store
+from ._cli_session import read_cli_session
+from ._connection import ConnectionSettings, parse_headers, run_header_command
+from ._public import LOGIN_METHODS
 from .errors import ConfigurationError
 
 __all__ = [
     "LOGIN_METHODS",
+    "NO_DEPLOYMENT",
     "CoderConfig",
-    "ConnectionSettings",
-    "Credential",
-    "CredentialMethod",
-    "StaticMethod",
-    "coder_cli_config_dir",
-    "find_credential",
-    "make_async_client",
-    "make_client",
+    "env_value",
     "normalize_url",
-    "parse_headers",
-    "read_cli_session",
-    "resolve_static_token",
-    "run_header_command",
-    "ssl_context",
+    "same_url",
 ]
-
-#: The configurable credential sources, in their default order.
-LOGIN_METHODS = ("env", "store", "cli", "oauth")
-
-CredentialMethod = Literal["token", "env", "store", "cli"]
-#: The methods of a fixed token (never refreshed, never stored by us).
-StaticMethod = Literal["token", "env", "cli"]
 
 NO_DEPLOYMENT = "No Coder deployment configured: pass a URL, set CODER_URL, or run %coder use <url>."
 
@@ -152,7 +128,8 @@ def normalize_url(url: str) -> str:
 _EXAMPLE = "Example: https://coder.example.com"
 
 
-def _same_url(a: str | None, b: str | None) -> bool:
+def same_url(a: str | None, b: str | None) -> bool:
+    """True if both are set and name the same deployment (malformed counts as different)."""
     if not a or not b:
         return False
     try:
@@ -161,111 +138,16 @@ def _same_url(a: str | None, b: str | None) -> bool:
         return False
 
 
-# -- headers ------------------------------------------------------------------------------------------
-
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def parse_headers(lines: Iterable[str], *, source: str) -> dict[str, str]:
-    """Parse ``key=value`` header lines (the Coder CLI's ``--header`` format).
-
-    Blank lines are skipped; a later duplicate key wins. ``source`` names where the lines came
-    from, for the error message, which never repeats a value (header values are often secrets).
-
-    Raises:
-        ConfigurationError: a line without ``=``, or a key that is not a valid header name.
-    """
-    headers: dict[str, str] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep:
-            raise ConfigurationError(
-                f"Header {number} from {source} is not of the form key=value (it has no '=').")
-        if not key or not set(key) <= _TOKEN_CHARS:
-            raise ConfigurationError(
-                f"Header {number} from {source} has an invalid name; names are letters, digits and -_. only.")
-        if "\n" in value or "\r" in value:
-            raise ConfigurationError(f"Header {key!r} from {source} contains a line break.")
-        headers[key] = value.strip()
-    return headers
-
-
-def run_header_command(command: str, *, url: str, timeout: float = 10.0) -> dict[str, str]:
-    """Run ``command`` in a shell (``CODER_URL`` set to ``url``, like the Coder CLI) and parse its
-    standard output as ``key=value`` lines.
-
-    Raises:
-        ConfigurationError: the command failed, timed out or printed a malformed line. The
-            message says which and never includes the command's output.
-    """
-    what = "The header command (CODER_HEADER_COMMAND / c.CoderConfig.header_command)"
-    argv = ["cmd", "/c", command] if sys.platform == "win32" else ["/bin/sh", "-c", command]
-    try:
-        done = subprocess.run(  # noqa: S603 - the user's own configured command, as in the Coder CLI
-            argv, capture_output=True, timeout=timeout, env={**os.environ, "CODER_URL": url},
-            stdin=subprocess.DEVNULL, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigurationError(f"{what} did not finish within {timeout:g} s.") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{what} could not be started ({type(exc).__name__}).") from None
-    if done.returncode != 0:
-        raise ConfigurationError(
-            f"{what} exited with status {done.returncode}. Run it in a terminal to see why.")
-    try:
-        text = done.stdout.decode()
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{what} printed something that is not UTF-8 text.") from None
-    return parse_headers(text.splitlines(), source="the header command")
-
-
-# -- the Coder CLI's stored session ------------------------------------------------------------------
-
-
-def coder_cli_config_dir() -> Path:
-    """The Coder CLI's config directory: ``CODER_CONFIG_DIR``, else ``<user config dir>/coderv2``
-    (``$XDG_CONFIG_HOME`` or ``~/.config`` on Linux, ``~/Library/Application Support`` on macOS,
-    ``%APPDATA%`` on Windows), as ``configdir.LocalConfig("coderv2")`` in Coder's ``cli/root.go``."""
-    env = os.environ.get("CODER_CONFIG_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "coderv2"
-
-
-def read_cli_session(config_dir: Path | None = None) -> tuple[str | None, str | None]:
-    """``(url, session token)`` from the Coder CLI's ``url`` and ``session`` files (either may be
-    ``None``). Never raises for a missing or unreadable file."""
-
-    def read(name: str) -> str | None:
-        try:
-            text = (directory / name).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return text or None
-
-    directory = config_dir if config_dir is not None else coder_cli_config_dir()
-    return read("url"), read("session")
-
-
 # -- the Configurable -------------------------------------------------------------------------------
 
 
-def _env(name: str) -> str:
+def env_value(name: str) -> str:
+    """The environment variable ``name``, stripped (empty when unset)."""
     return os.environ.get(name, "").strip()
 
 
 def _env_list(name: str) -> list[str]:
-    return [part.strip() for part in _env(name).split(",") if part.strip()]
+    return [part.strip() for part in env_value(name).split(",") if part.strip()]
 
 
 def _check_methods(values: Iterable[str]) -> list[str]:
@@ -345,19 +227,19 @@ class CoderConfig(Configurable):
 
     @default("url")
     def _url_default(self) -> str:
-        return _env("CODER_URL")
+        return env_value("CODER_URL")
 
     @default("oauth_client_id")
     def _oauth_client_id_default(self) -> str:
-        return _env("CODER_OAUTH_CLIENT_ID")
+        return env_value("CODER_OAUTH_CLIENT_ID")
 
     @default("oauth_client_secret")
     def _oauth_client_secret_default(self) -> str:
-        return _env("CODER_OAUTH_CLIENT_SECRET")
+        return env_value("CODER_OAUTH_CLIENT_SECRET")
 
     @default("oauth_redirect_uri")
     def _oauth_redirect_uri_default(self) -> str:
-        return _env("CODER_OAUTH_REDIRECT_URI")
+        return env_value("CODER_OAUTH_REDIRECT_URI")
 
     @default("login_methods")
     def _login_methods_default(self) -> list[str]:
@@ -369,15 +251,15 @@ class CoderConfig(Configurable):
 
     @default("ca_bundle")
     def _ca_bundle_default(self) -> str:
-        return _env("CODER_TLS_CA_FILE")
+        return env_value("CODER_TLS_CA_FILE")
 
     @default("client_cert")
     def _client_cert_default(self) -> str:
-        return _env("CODER_TLS_CERT_FILE")
+        return env_value("CODER_TLS_CERT_FILE")
 
     @default("client_key")
     def _client_key_default(self) -> str:
-        return _env("CODER_TLS_KEY_FILE")
+        return env_value("CODER_TLS_KEY_FILE")
 
     @default("headers")
     def _headers_default(self) -> list[str]:
@@ -385,11 +267,11 @@ class CoderConfig(Configurable):
 
     @default("header_command")
     def _header_command_default(self) -> str:
-        return _env("CODER_HEADER_COMMAND")
+        return env_value("CODER_HEADER_COMMAND")
 
     @default("timeout")
     def _timeout_default(self) -> float:
-        raw = _env("CODER_JUPYTER_TIMEOUT")
+        raw = env_value("CODER_JUPYTER_TIMEOUT")
         try:
             return float(raw) if raw else 30.0
         except ValueError:
@@ -398,7 +280,7 @@ class CoderConfig(Configurable):
 
     @default("data_dir")
     def _data_dir_default(self) -> str:
-        return _env("CODER_JUPYTER_DIR")
+        return env_value("CODER_JUPYTER_DIR")
 
     def __repr__(self) -> str:
         return f"CoderConfig(url={self.url!r}, login_methods={self.login_methods!r})"
@@ -457,14 +339,6 @@ class CoderConfig(Configurable):
         """The store root from ``data_dir`` (``None``: the default, see :func:`_store.store_root`)."""
         return Path(self.data_dir).expanduser() if self.data_dir else None
 
-    def store(self, deployment_url: str) -> Store:
-        """The credential store of ``deployment_url`` (a normalized URL) under ``data_dir``."""
-        return Store(deployment_url, root=self.store_root())
-
-    def pending_logins(self) -> PendingLogins:
-        """The pending logins under ``data_dir``."""
-        return PendingLogins(root=self.store_root())
-
     def connection_settings(self, url: str | None = None) -> ConnectionSettings:
         """Everything needed to open connections to the deployment: its URL (see
         :meth:`deployment_url`), TLS, extra headers (static and from the header command) and
@@ -500,186 +374,3 @@ class CoderConfig(Configurable):
             headers=headers,
             timeout=float(self.timeout),
         )
-
-
-# -- connections ------------------------------------------------------------------------------------
-
-
-def _user_agent() -> str:
-    try:
-        from ._version import __version__
-    except ImportError:  # a source tree that was never built
-        __version__ = "0.0.0"
-    return f"coder-jupyter/{__version__}"
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """How to reach one deployment. ``headers`` may carry secrets (a proxy's credentials), so it
-    is kept out of ``repr``.
-
-    Attributes:
-        url: the normalized deployment URL.
-        verify: ``True`` (system/certifi trust), ``False`` (no verification) or a CA bundle path.
-        cert: ``(certificate file, key file or None)`` for mutual TLS, or ``None``.
-        headers: extra headers for every request (``CODER_HEADER`` + the header command).
-        timeout: seconds for each network operation (connect at most 10 s).
-    """
-
-    url: str
-    verify: bool | str = True
-    cert: tuple[str, str | None] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False, compare=False)
-    timeout: float = 30.0
-
-
-def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
-    """The :class:`ssl.SSLContext` for ``settings``: its CA bundle (else ``SSL_CERT_FILE``, else
-    certifi) and its client certificate.
-
-    Raises:
-        ConfigurationError: a CA bundle or certificate that cannot be loaded.
-    """
-    if settings.verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        if isinstance(settings.verify, str):
-            cafile = settings.verify
-        else:
-            import certifi
-
-            cafile = os.environ.get("SSL_CERT_FILE") or certifi.where()
-        try:
-            context = ssl.create_default_context(cafile=cafile)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(
-                f"The CA bundle {cafile} could not be loaded ({exc.__class__.__name__}: {exc}). "
-                "It must be a PEM file of certificates.") from None
-    if settings.cert is not None:
-        certfile, keyfile = settings.cert
-        try:
-            context.load_cert_chain(certfile, keyfile)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(
-                f"The client certificate {certfile} could not be loaded ({exc.__class__.__name__}). "
-                "Check that it is PEM and matches its key.") from None
-    return context
-
-
-def _client_options(settings: ConnectionSettings) -> dict[str, Any]:
-    return {
-        "base_url": settings.url,
-        "verify": ssl_context(settings),
-        "headers": {"User-Agent": _user_agent(), **settings.headers},
-        "timeout": httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
-        "follow_redirects": False,
-    }
-
-
-def make_client(settings: ConnectionSettings, *, auth: httpx.Auth | None = None) -> httpx.Client:
-    """An :class:`httpx.Client` for the deployment: ``base_url`` set, its TLS and headers, a
-    ``User-Agent: coder-jupyter/<version>``, redirects not followed, HTTP/1.1.
-
-    Raises:
-        ConfigurationError: see :func:`ssl_context`.
-    """
-    return httpx.Client(auth=auth, **_client_options(settings))
-
-
-def make_async_client(settings: ConnectionSettings, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
-    """The :class:`httpx.AsyncClient` twin of :func:`make_client`."""
-    return httpx.AsyncClient(auth=auth, **_client_options(settings))
-
-
-# -- credentials ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credential:
-    """A token found by :func:`find_credential`, and where it came from (safe to show)."""
-
-    method: CredentialMethod
-    token: str = field(repr=False)
-    source_description: str = ""
-
-
-def _from_env(config: CoderConfig, deployment_url: str) -> Credential | None:
-    token = _env("CODER_SESSION_TOKEN")
-    if not token:
-        return None
-    env_url = _env("CODER_URL") or None
-    if env_url is not None and not _same_url(env_url, deployment_url):
-        return None
-    return Credential("env", token, "CODER_SESSION_TOKEN")
-
-
-def _from_store(store: Store) -> Credential | None:
-    tokens = store.load_tokens()
-    if tokens is None:
-        return None
-    what = "an OAuth login" if tokens.method == "oauth" else "a saved API token"
-    return Credential("store", tokens.access_token, f"{what} in {store.path}")
-
-
-def _from_cli(deployment_url: str) -> Credential | None:
-    directory = coder_cli_config_dir()
-    cli_url, session = read_cli_session(directory)
-    if session is None or not _same_url(cli_url, deployment_url):
-        return None
-    return Credential("cli", session, f"the Coder CLI's session in {directory}")
-
-
-def find_credential(
-    config: CoderConfig,
-    deployment_url: str,
-    *,
-    explicit: str | None = None,
-    store: Store | None = None,
-) -> Credential | None:
-    """The credential to use for ``deployment_url`` (normalized), or ``None`` when an OAuth login
-    (or another interactive login) is needed. The precedence, in one expression::
-
-        explicit token > then, in ``login_methods`` order: env > store > cli
-
-    Args:
-        config: supplies ``login_methods`` and ``data_dir``.
-        deployment_url: the deployment the token is for; ``CODER_SESSION_TOKEN`` and the CLI's
-            session are used only for their own deployment.
-        explicit: a token given in code (``Coder(url, token=...)``).
-        store: the deployment's store (default: ``config.store(deployment_url)``).
-    """
-    sources = {
-        "env": lambda: _from_env(config, deployment_url),
-        "store": lambda: _from_store(store if store is not None else config.store(deployment_url)),
-        "cli": lambda: _from_cli(deployment_url),
-    }
-    explicit = (explicit or "").strip()
-    return (
-        (Credential("token", explicit, "the token passed in code") if explicit else None)
-        or next((found for m in config.login_methods if m in sources
-                 for found in [sources[m]()] if found is not None), None)
-    )
-
-
-def resolve_static_token(
-    config: CoderConfig,
-    *,
-    explicit: str | None = None,
-    url: str | None = None,
-    store: Store | None = None,
-) -> tuple[str, StaticMethod] | None:
-    """The fixed (never refreshed, never stored) token that wins for the deployment, with its
-    method (``token``, ``env`` or ``cli``); ``None`` when the store's tokens win or nothing is
-    found. A thin view on :func:`find_credential` for :class:`~coder_jupyter._login.AuthManager`.
-
-    Args:
-        url: the deployment (default: :meth:`CoderConfig.deployment_url`).
-    """
-    deployment = normalize_url(url) if url else config.deployment_url()
-    credential = find_credential(config, deployment, explicit=explicit, store=store)
-    if credential is None or credential.method == "store":
-        return None
-    return credential.token, credential.method
-

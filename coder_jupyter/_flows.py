@@ -26,14 +26,9 @@ from ._oauth import metadata as _metadata
 from ._oauth import registration as _registration
 from ._oauth import tokens as _tokens
 from ._oauth.models import AuthServerMetadata, ClientAuthMethod, ClientRegistration, TokenSet
-from ._oauth.responses import error_from_response, json_object, malformed, printable
-from .errors import (
-    AuthenticationError,
-    CoderAPIError,
-    OAuthError,
-    RegistrationUnavailableError,
-    ServerError,
-)
+from ._oauth.responses import error_from_response, json_object, malformed
+from ._transport import raise_for_status, url_without_query
+from .errors import CoderAPIError, CoderError, OAuthError, RegistrationUnavailableError
 
 __all__ = [
     "Flow",
@@ -294,19 +289,17 @@ def revoke(
     _tokens.parse_revocation(response.status_code, response.content)
 
 
-def _api_error(response: httpx.Response, doing: str) -> CoderAPIError:
-    data = json_object(response.content) or {}
-    server = printable(data["message"]) if isinstance(data.get("message"), str) else None
-    detail = printable(data["detail"]) if isinstance(data.get("detail"), str) else None
+def _api_error(response: httpx.Response, doing: str) -> CoderError:
+    """The error of a Coder API answer that is not the expected success: the REST client's one
+    mapping (:func:`coder_jupyter._transport.raise_for_status`) for 4xx/5xx, else a plain
+    :class:`CoderAPIError` for an unexpected success or redirect."""
+    try:
+        raise_for_status(response)
+    except CoderError as exc:
+        return exc
     status = response.status_code
-    url = str(response.request.url.copy_with(query=None))
-    said = f" ({server})" if server else ""
-    if status == 401:
-        return AuthenticationError(f"{doing} failed: the session was refused{said}. Log in again.",
-                                   status=status, server_message=server, detail=detail, url=url)
-    cls = ServerError if status >= 500 else CoderAPIError
-    return cls(f"{doing} failed: HTTP {status}{said}.", status=status, server_message=server,
-               detail=detail, url=url)
+    return CoderAPIError(f"{doing} failed: unexpected HTTP {status}.", status=status,
+                         url=url_without_query(response.request.url))
 
 
 def revoke_app(

@@ -32,6 +32,7 @@ import httpx
 import msgspec
 
 from ._oauth.responses import printable
+from ._public import safe_url as url_without_query
 from .errors import (
     AuthenticationError,
     CoderAPIError,
@@ -59,11 +60,6 @@ __all__ = [
 
 #: Headers that carry a credential; a request without any of them was sent unauthenticated.
 _CREDENTIAL_HEADERS = ("coder-session-token", "authorization")
-
-
-def url_without_query(url: httpx.URL | str) -> str:
-    """The URL with query and fragment removed: safe to print (codes/tokens live in queries)."""
-    return str(httpx.URL(str(url)).copy_with(query=None, fragment=None))
 
 
 #: What a broken connection raises. httpx maps most TLS failures to its own errors, but a TLS

@@ -34,13 +34,13 @@ from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import ipywidgets
 from traitlets import Bool, CaselessStrEnum, Float, Unicode
 
+from ._engine import usable_redirect_uri
 from ._login import AuthManager, AuthStatus
-from ._oauth.responses import printable
+from ._public import fallback_html, fallback_text, printable, safe_url
 from .errors import CoderError, LoginCancelledError, LoginTimeoutError
 
 __all__ = ["MODULE_NAME", "MODULE_VERSION", "LoginWidget"]
@@ -89,18 +89,6 @@ OUTCOME_MESSAGES: Final[Mapping[str, str]] = {
     "that browser, then click Log in again.",
 }
 
-_MAX_REDIRECT_URI = 2048
-
-
-def _safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment: safe to show."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         minutes = int(seconds // 60)
@@ -113,7 +101,7 @@ def _values(status: AuthStatus) -> dict[str, Any]:
     """The synced traits that show ``status`` (all public by construction)."""
     waiting = status.status == "waiting"
     return {
-        "deployment_url": _safe_url(status.deployment_url),
+        "deployment_url": safe_url(status.deployment_url),
         "status": status.status,
         "username": status.username or "",
         "method": status.method or "",
@@ -188,7 +176,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         who = f" as {self.username}" if self.username else ""
-        return f"LoginWidget({_safe_url(self.deployment_url)!r}, status={self.status!r}{who})"
+        return f"LoginWidget({safe_url(self.deployment_url)!r}, status={self.status!r}{who})"
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -252,22 +240,15 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         return (
             f"Coder login widget for {where} ({state}).\n"
             "This front end cannot show the widget (no coder-jupyter JupyterLab extension). Instead:\n"
-            "  %coder login --code    prints an address to open; approve, then paste the code shown\n"
-            "  %coder login --token   paste an API token (`coder tokens create`); it is not echoed\n"
-            "  or: from getpass import getpass; coder.auth.login_with_token(getpass())"
+            + fallback_text(self.deployment_url or None)
         )
 
     def _fallback_html(self) -> str:
         where = escape(self.deployment_url) if self.deployment_url else "the Coder deployment"
         return (
-            "<div class='coder-jupyter-fallback'>"
             f"<p><b>Coder login for {where}</b>: this front end cannot show the login widget "
-            "(the <code>coder-jupyter</code> JupyterLab extension is not installed here). Instead:</p><ul>"
-            "<li><code>%coder login --code</code> prints an address: open it, approve, then paste the code "
-            "shown;</li>"
-            "<li><code>%coder login --token</code> asks for an API token (create one with "
-            "<code>coder tokens create</code>), or "
-            "<code>from getpass import getpass; coder.auth.login_with_token(getpass())</code></li></ul></div>"
+            "(the <code>coder-jupyter</code> JupyterLab extension is not installed here). Instead:</p>"
+            + fallback_html(self.deployment_url or None)
         )
 
     # -- messages from the front end ------------------------------------------------------------
@@ -299,6 +280,20 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         with self._lock:
             return attempt == self._attempt
 
+    def _fail(self, attempt: int, exc: Exception, what: str) -> None:
+        """A worker failed: log what is unexpected, show why if its attempt is still current."""
+        if not isinstance(exc, CoderError):
+            log.exception("the %s failed unexpectedly", what)
+        if self._current(attempt):
+            self._show_error(_message(exc))
+
+    def _waiting(self, step: str, timeout_at: float | None) -> None:
+        with self.hold_sync():
+            self.status = "waiting"
+            self.error = ""
+            self.step = step
+            self.timeout_at = timeout_at
+
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         worker = threading.Thread(target=target, args=args, name=f"coder-jupyter-{name}", daemon=True)
         with self._lock:
@@ -306,19 +301,14 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         worker.start()
 
     def _on_login(self, redirect_uri: object) -> None:
-        if not (isinstance(redirect_uri, str) and redirect_uri.startswith(("http://", "https://"))
-                and len(redirect_uri) <= _MAX_REDIRECT_URI):
+        if not usable_redirect_uri(redirect_uri):
             self._next_attempt()
             self._show_error("The notebook page sent no usable callback address; reload the page and "
                              "click \"Log in\" again.")
             self.send({"event": "close_popup"})
             return
         attempt = self._next_attempt()
-        with self.hold_sync():
-            self.status = "waiting"
-            self.error = ""
-            self.step = STEP_DISCOVER
-            self.timeout_at = time.time() + self._timeout
+        self._waiting(STEP_DISCOVER, time.time() + self._timeout)
         self._spawn("login", self._run_login, attempt, redirect_uri)
 
     def _run_login(self, attempt: int, redirect_uri: str) -> None:
@@ -330,8 +320,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             with self._begin_lock:
                 if not self._current(attempt):
                     return
-                # An admin's fixed callback (JupyterHub + one pre-registered app) wins over the page's.
-                redirect_uri = self._auth.config.oauth_redirect_uri or redirect_uri
+                redirect_uri = self._auth.engine.server_redirect_uri(redirect_uri)
                 started = self._auth.begin_login(redirect_uri, timeout=self._timeout)
                 if not self._current(attempt):  # cancelled while registering
                     self._auth.cancel_login()
@@ -352,10 +341,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
                 self.refresh()
             return
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the login failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "login")
             return
         if self._current(attempt):
             self._show(status)
@@ -386,10 +372,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         try:
             report = self._auth.logout()
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the logout failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "logout")
             return
         if report.revoked.startswith("failed"):
             log.warning("logged out locally, but revoking on Coder %s", report.revoked)
@@ -403,21 +386,14 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             self._show_error("The API token field was empty. Paste a token (create one with "
                              "`coder tokens create`) and try again.")
             return
-        with self.hold_sync():
-            self.status = "waiting"
-            self.error = ""
-            self.step = STEP_TOKEN
-            self.timeout_at = None
+        self._waiting(STEP_TOKEN, None)
         self._spawn("token", self._run_token, attempt, token)
 
     def _run_token(self, attempt: int, token: str) -> None:
         try:
             status = self._auth.login_with_token(token)
         except Exception as exc:
-            if not isinstance(exc, CoderError):
-                log.exception("the token login failed unexpectedly")
-            if self._current(attempt):
-                self._show_error(_message(exc))
+            self._fail(attempt, exc, "token login")
             return
         if self._current(attempt):
             self._show(status)

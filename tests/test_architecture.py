@@ -26,6 +26,10 @@ def test_import_contracts_are_kept() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert coder_jupyter.__all__ == sorted(coder_jupyter.__all__)
+    assert coder_jupyter.__all__ == [
+        "AsyncCoder", "Coder", "CoderConfig", "__version__", "errors",
+        "load_ipython_extension", "unload_ipython_extension",
+    ]
     for name in coder_jupyter.__all__:
         assert getattr(coder_jupyter, name) is not None
 

@@ -84,6 +84,8 @@ def parse_metadata(status: int, body: bytes, *, deployment_url: str) -> AuthServ
         InvalidMetadataError: another error status, a body that is not a JSON object, a missing
             or non-absolute endpoint, or no support for the code grant or S256.
     """
+    # Long on purpose: one linear pass in the order RFC 8414 is read (status, shape, issuer,
+    # capabilities), each check raising its own typed error; split, the order would be lost.
     data = json_object(body)
     if status in (404, 410):
         raise OAuthUnavailableError(

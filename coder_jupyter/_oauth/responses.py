@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._public import printable
 from ..errors import (
     AccessDeniedError,
     CoderAPIError,
@@ -33,12 +34,6 @@ _ERROR_CLASSES: dict[str, type[OAuthError]] = {
 }
 
 _TRANSIENT_CODES = frozenset({"server_error", "temporarily_unavailable"})
-
-
-def printable(text: object, limit: int = 300) -> str:
-    """``text`` reduced to one line of printable characters, cut at ``limit`` (safe to show)."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

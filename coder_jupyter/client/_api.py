@@ -203,7 +203,7 @@ class Api:
         else:
             body["template_id"] = template_id
         if parameters:
-            body["rich_parameter_values"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
+            body["rich_parameter_values"] = _parameter_values(parameters)
         if ttl_ms is not None:
             body["ttl_ms"] = ttl_ms
         if autostart_schedule is not None:
@@ -225,7 +225,7 @@ class Api:
         """``POST /api/v2/workspaces/{id}/builds {transition}`` → 201 ``WorkspaceBuild``."""
         body: dict[str, Any] = {"transition": transition}
         if parameters:
-            body["rich_parameter_values"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
+            body["rich_parameter_values"] = _parameter_values(parameters)
         if template_version_id:
             body["template_version_id"] = template_version_id
         if reason:
@@ -264,3 +264,8 @@ def template_ids(templates: Sequence[Template], ref: str) -> Template | None:
         if ref == t.display_name:
             return t
     return None
+
+
+def _parameter_values(parameters: Mapping[str, str]) -> list[dict[str, str]]:
+    """Template parameters as Coder's ``rich_parameter_values``."""
+    return [{"name": k, "value": str(v)} for k, v in parameters.items()]

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from .._config import make_async_client, make_client
+from .._connection import make_async_client, make_client
 from .._login import AuthManager
 
 __all__ = ["Connection", "connect"]

@@ -1,4 +1,4 @@
-"""Text and HTML the kernel side shows: status lines and the no-widget fallback.
+"""Text the kernel side shows: status lines (the no-widget fallback lives in :mod:`.._public`).
 
 Nothing here ever receives a secret: the inputs are :class:`~coder_jupyter._login.AuthStatus`
 (public by construction) and deployment URLs (shown without query or credentials).
@@ -7,28 +7,11 @@ Nothing here ever receives a secret: the inputs are :class:`~coder_jupyter._logi
 from __future__ import annotations
 
 import datetime as _dt
-from html import escape
-from urllib.parse import urlsplit, urlunsplit
 
 from .._login import AuthStatus
+from .._public import fallback_html, fallback_text, method_words, safe_url
 
 __all__ = ["fallback_html", "fallback_text", "safe_url", "status_line", "status_lines"]
-
-_METHOD_WORDS = {
-    "oauth": "OAuth",
-    "token": "API token",
-    "env": "CODER_SESSION_TOKEN",
-    "cli": "Coder CLI session",
-}
-
-
-def safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment: safe to print."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _when(ts: float | None) -> str:
@@ -44,7 +27,7 @@ def status_line(status: AuthStatus, *, widget: bool = True) -> str:
     ``widget=False`` (a terminal IPython) points to ``%coder login`` instead of the widget.
     """
     where = safe_url(status.deployment_url)
-    method = _METHOD_WORDS.get(status.method or "", status.method or "")
+    method = method_words(status.method)
     if status.status == "logged_in":
         who = f" as {status.username}" if status.username else ""
         return f"Logged in to {where}{who} ({method})."
@@ -62,7 +45,7 @@ def status_line(status: AuthStatus, *, widget: bool = True) -> str:
 
 def status_lines(status: AuthStatus) -> list[str]:
     """The ``%coder status`` report: deployment, state, user, method, expiry — never a secret."""
-    method = _METHOD_WORDS.get(status.method or "", status.method or "—")
+    method = method_words(status.method, "—")
     lines = [
         f"Deployment: {safe_url(status.deployment_url)}",
         f"Status:     {status.status}",
@@ -76,40 +59,3 @@ def status_lines(status: AuthStatus) -> list[str]:
     if status.error:
         lines.append(f"Error:      {status.error}")
     return lines
-
-
-def fallback_text(deployment_url: str | None) -> str:
-    """What to do where the login widget cannot be rendered (plain text)."""
-    if deployment_url is None:
-        return (
-            "No Coder deployment chosen. Run  %coder use https://coder.example.com  "
-            "(or set CODER_URL before starting the kernel)."
-        )
-    where = safe_url(deployment_url)
-    return (
-        f"Log in to {where}:\n"
-        "  %coder login --code    open the printed address, approve, paste the code shown\n"
-        "  %coder login --token   paste an API token (create one with `coder tokens create`\n"
-        f"                         or at {where}/settings/tokens); it is not echoed\n"
-        "  or set CODER_SESSION_TOKEN before starting the kernel."
-    )
-
-
-def fallback_html(deployment_url: str | None) -> str:
-    """The same instructions as :func:`fallback_text`, as HTML (every value escaped)."""
-    if deployment_url is None:
-        return (
-            "<div class='coder-jupyter-fallback'>No Coder deployment chosen. Run "
-            "<code>%coder use https://coder.example.com</code> (or set <code>CODER_URL</code> "
-            "before starting the kernel).</div>"
-        )
-    where = escape(safe_url(deployment_url))
-    return (
-        "<div class='coder-jupyter-fallback'>"
-        f"<p>Log in to <a href='{where}' target='_blank' rel='noopener noreferrer'>{where}</a>:</p><ul>"
-        "<li><code>%coder login --code</code> — open the printed address, approve, paste the code shown</li>"
-        "<li><code>%coder login --token</code> — paste an API token (create one with "
-        f"<code>coder tokens create</code> or at <a href='{where}/settings/tokens' target='_blank' "
-        "rel='noopener noreferrer'>Account → Tokens</a>); it is not echoed</li>"
-        "<li>or set <code>CODER_SESSION_TOKEN</code> before starting the kernel.</li></ul></div>"
-    )

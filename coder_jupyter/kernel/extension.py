@@ -33,6 +33,7 @@ __all__ = [
     "KernelSession",
     "NoDeployment",
     "current_session",
+    "is_terminal",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
@@ -69,7 +70,7 @@ class NoDeployment:
         """Nothing to release."""
 
 
-def _is_terminal(shell: Any) -> bool:
+def is_terminal(shell: Any) -> bool:
     """True in a terminal IPython (no front end to render widgets or HTML)."""
     return getattr(shell, "kernel", None) is None
 
@@ -173,8 +174,6 @@ class KernelSession:
         """The current client's status (``None`` without a deployment)."""
         if isinstance(self.client, NoDeployment):
             return None
-        if self.client.auth is None:  # a client built with a fixed token has no login manager
-            return AuthStatus(self.client.url, "logged_in", method="token")
         status: AuthStatus = self.client.auth.status(check=check)
         return status
 
@@ -198,11 +197,11 @@ class KernelSession:
 
         In a terminal IPython only the text is printed (``quiet`` suppresses it when logged in).
         """
-        if isinstance(self.client, NoDeployment) or self.client.auth is None:
-            print(_display.fallback_text(None if isinstance(self.client, NoDeployment) else self.client.url))
+        if isinstance(self.client, NoDeployment):
+            print(_display.fallback_text(None))
             return
         url = self.client.auth.deployment_url
-        if _is_terminal(self.shell):
+        if is_terminal(self.shell):
             status = self.status()
             if not quiet and status is not None:
                 print(_display.status_line(status, widget=False))

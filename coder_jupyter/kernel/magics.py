@@ -30,6 +30,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from ..errors import CoderError, LoginCancelledError
 from . import _display
+from .extension import is_terminal
 
 if TYPE_CHECKING:
     from .extension import KernelSession
@@ -110,7 +111,7 @@ class CoderMagics(Magics):
             status = auth.login_with_token(_read_secret("Coder API token (input hidden): "))
         elif "--code" in flags:
             status = auth.login_oob(prompt=_read_secret)
-        elif "--browser" in flags or self._terminal():
+        elif "--browser" in flags or is_terminal(self.shell):
             status = auth.login_loopback()
         else:
             self.session.show_widget()
@@ -143,9 +144,6 @@ class CoderMagics(Magics):
         self.session.connect(url)
         self.session.inject()
         self.session.greet()
-
-    def _terminal(self) -> bool:
-        return getattr(self.shell, "kernel", None) is None
 
 
 def _flags(args: list[str], allowed: set[str]) -> set[str]:

@@ -1,4 +1,6 @@
-"""The server extension's only door into the login engine (:mod:`coder_jupyter._login`).
+"""The server extension's only door into the login layer: the OAuth engine
+(:mod:`coder_jupyter._engine`) for the callback and the redirect policy, and a session manager
+(:mod:`coder_jupyter._login`) of the configured deployment for status, login, logout and cancel.
 
 Handlers call these blocking methods from a worker thread. Keeping them here means the
 handlers know HTTP and pages, and this module knows which engine calls answer them.
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from traitlets.config import Configurable
 
-from .._login import AuthManager, AuthStatus, LoginStarted, LogoutReport, complete_login
+from .._config import CoderConfig
+from .._engine import finish_login
+from .._login import AuthManager, AuthStatus, LoginStarted, LogoutReport
 from ..errors import ConfigurationError
 
 __all__ = ["LoginBackend"]
@@ -37,9 +40,7 @@ class LoginBackend:
         self._manager: AuthManager | None = None
         self._manager_url: str | None = None
 
-    def _config(self) -> Any:
-        from .._config import CoderConfig
-
+    def _config(self) -> CoderConfig:
         return CoderConfig(parent=self._parent)
 
     def configured_url(self) -> str | None:
@@ -55,7 +56,6 @@ class LoginBackend:
             return None
         with self._lock:
             if self._manager is None or self._manager_url != url:
-                self._close_manager()
                 self._manager = AuthManager(url, config=config)
                 self._manager_url = url
             return self._manager
@@ -70,8 +70,8 @@ class LoginBackend:
         return manager
 
     def complete(self, params: Mapping[str, str]) -> AuthStatus:
-        """Finish the login named by ``params["state"]`` (:func:`coder_jupyter._login.complete_login`)."""
-        return complete_login(params, config=self._config())
+        """Finish the login named by ``params["state"]`` (:func:`coder_jupyter._engine.finish_login`)."""
+        return finish_login(params, config=self._config())
 
     def status(self) -> AuthStatus | None:
         """The configured deployment's status, or ``None`` when no deployment is configured."""
@@ -82,7 +82,7 @@ class LoginBackend:
         """Start an OAuth login whose callback is ``redirect_uri`` (or the admin's fixed
         ``oauth_redirect_uri``, e.g. JupyterHub's user-redirect URL for a pre-registered app)."""
         manager = self._require()
-        return manager.begin_login(manager.config.oauth_redirect_uri or redirect_uri)
+        return manager.begin_login(manager.engine.server_redirect_uri(redirect_uri))
 
     def logout(self) -> LogoutReport:
         """Revoke and forget the credentials of the configured deployment."""
@@ -92,13 +92,7 @@ class LoginBackend:
         """Drop the configured deployment's pending login, if any."""
         self._require().cancel_login()
 
-    def _close_manager(self) -> None:
-        close = getattr(self._manager, "close", None)
-        if callable(close):
-            close()
-        self._manager = None
-
     def close(self) -> None:
-        """Release the cached manager (and its HTTP client)."""
+        """Forget the cached manager (it holds no connection: each request opens its own)."""
         with self._lock:
-            self._close_manager()
+            self._manager = None

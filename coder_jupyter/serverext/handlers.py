@@ -35,7 +35,9 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .._engine import usable_redirect_uri
 from .._login import AuthStatus
+from .._public import printable
 from ..errors import (
     AccessDeniedError,
     CoderError,
@@ -225,14 +227,14 @@ class CallbackHandler(_CoderHandlerMixin, JupyterHandler):
 
     def _render_error(self, exc: CoderError, *, coder_error: str | None = None,
                       coder_description: str | None = None) -> None:
-        description = _clip(coder_description) if coder_description else None
+        description = printable(coder_description, 500) if coder_description else None
         if isinstance(exc, AccessDeniedError) or coder_error == "access_denied":
             self._render(403, Page(False, "access_denied", "Login cancelled",
                                    "The login was declined on Coder's consent page. Nothing was saved. "
                                    "Click \"Log in\" in the notebook to try again.", description))
         elif coder_error is not None:
             self._render(400, Page(False, "invalid_request", "Login failed",
-                                   f"Coder refused the login ({_clip(coder_error, 100)}). Nothing was "
+                                   f"Coder refused the login ({printable(coder_error, 100)}). Nothing was "
                                    "saved. Click \"Log in\" in the notebook to try again.", description))
         elif isinstance(exc, LoginStateError):
             self._render(400, Page(False, "invalid_state", "Login link expired or already used",
@@ -242,20 +244,14 @@ class CallbackHandler(_CoderHandlerMixin, JupyterHandler):
             self._render(400, Page(False, "invalid_grant", "Login failed",
                                    "Coder did not accept the authorization code (it may have expired "
                                    "or been used already). Click \"Log in\" in the notebook to try again.",
-                                   _clip(exc.error_description) if exc.error_description else None))
+                                   printable(exc.error_description, 500) if exc.error_description else None))
         elif isinstance(exc, (TransportError, OAuthError)):
             self._render(502, Page(False, "server_error", "Login failed",
                                    "The Coder deployment could not complete the login. Try again in a "
                                    "moment; if it keeps failing, ask your Coder administrator.",
-                                   _clip(str(exc))))
+                                   printable(exc, 500)))
         else:
-            self._render(500, Page(False, "server_error", "Login failed", _clip(str(exc))))
-
-
-def _clip(text: str, limit: int = 500) -> str:
-    """Server-supplied text, shortened for display (escaping happens when the page renders)."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+            self._render(500, Page(False, "server_error", "Login failed", printable(exc, 500)))
 
 
 class _JSONHandler(_CoderHandlerMixin, APIHandler):
@@ -272,6 +268,19 @@ class _JSONHandler(_CoderHandlerMixin, APIHandler):
 
     def send_error_json(self, status: int, exc: CoderError) -> None:
         self.send({"message": str(exc), "error": type(exc).__name__}, status)
+
+    async def answer(self, work: Callable[[], Mapping[str, Any]]) -> None:
+        """Run ``work`` (blocking; returns the JSON body) off the loop and send its body. The one
+        mapping of failures: 409 for a missing or bad configuration (the admin's to fix), 502
+        when Coder failed."""
+        try:
+            body = await self.run_blocking(work)
+        except ConfigurationError as exc:
+            self.send_error_json(409, exc)
+        except CoderError as exc:
+            self.send_error_json(502, exc)
+        else:
+            self.send(body)
 
     async def current_status(self) -> dict[str, Any]:
         return status_json(await self.run_blocking(self.backend.status))
@@ -318,25 +327,20 @@ class LoginHandler(_JSONHandler):
         if not isinstance(body, dict):
             raise web.HTTPError(400, "The body must be a JSON object.")
         redirect_uri = body.get("redirect_uri") or self._default_redirect_uri()
-        if not isinstance(redirect_uri, str) or len(redirect_uri) > 2048 or not self._is_our_callback(
-            redirect_uri
-        ):
+        if not usable_redirect_uri(redirect_uri) or not self._is_our_callback(redirect_uri):
             raise web.HTTPError(
                 400, "redirect_uri must be this Jupyter server's coder/oauth/callback URL."
             )
-        try:
-            started = await self.run_blocking(self.backend.begin_login, redirect_uri)
-        except ConfigurationError as exc:
-            self.send_error_json(409, exc)
-            return
-        except CoderError as exc:
-            self.send_error_json(502, exc)
-            return
-        self.send({
-            "authorization_url": started.authorization_url,
-            "redirect_uri": started.redirect_uri,
-            "expires_at": started.expires_at,
-        })
+
+        def begin() -> dict[str, Any]:
+            started = self.backend.begin_login(redirect_uri)
+            return {
+                "authorization_url": started.authorization_url,
+                "redirect_uri": started.redirect_uri,
+                "expires_at": started.expires_at,
+            }
+
+        await self.answer(begin)
 
 
 class LogoutHandler(_JSONHandler):
@@ -345,21 +349,18 @@ class LogoutHandler(_JSONHandler):
     @web.authenticated
     async def post(self) -> None:
         """Log out of the configured deployment (best effort revocation, see ``LogoutReport``)."""
-        try:
-            report = await self.run_blocking(self.backend.logout)
-            status = await self.current_status()
-        except ConfigurationError as exc:
-            self.send_error_json(409, exc)
-            return
-        except CoderError as exc:
-            self.send_error_json(502, exc)
-            return
-        status["logout"] = {
-            "revoked": report.revoked,
-            "local_credentials": report.local_credentials,
-            "registration": report.registration,
-        }
-        self.send(status)
+
+        def logout() -> dict[str, Any]:
+            report = self.backend.logout()
+            body = status_json(self.backend.status())
+            body["logout"] = {
+                "revoked": report.revoked,
+                "local_credentials": report.local_credentials,
+                "registration": report.registration,
+            }
+            return body
+
+        await self.answer(logout)
 
 
 class CancelHandler(_JSONHandler):
@@ -368,10 +369,9 @@ class CancelHandler(_JSONHandler):
     @web.authenticated
     async def post(self) -> None:
         """Cancel the pending login of the configured deployment, if any."""
-        try:
-            await self.run_blocking(self.backend.cancel)
-            self.send(await self.current_status())
-        except ConfigurationError as exc:
-            self.send_error_json(409, exc)
-        except CoderError as exc:
-            self.send_error_json(502, exc)
+
+        def cancel() -> dict[str, Any]:
+            self.backend.cancel()
+            return status_json(self.backend.status())
+
+        await self.answer(cancel)

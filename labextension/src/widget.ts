@@ -34,6 +34,7 @@ const BADGES: Record<LoginStatus, string> = {
   error: 'Error'
 };
 
+// Mirrors METHOD_WORDS in coder_jupyter/_public.py (tests/unit/test_public.py keeps them equal).
 const METHODS: Record<string, string> = {
   oauth: 'OAuth',
   token: 'API token',

@@ -4,42 +4,21 @@ transient failures, changes made by other processes, and the async twin."""
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterator
-from html import unescape
 
 import httpx
 import pytest
+from oauthhelpers import login_by_consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter import _flows as flows
 from coder_jupyter._login import AuthManager
 from coder_jupyter._transport import drive
 from coder_jupyter.errors import NotLoggedInError, OAuthError
-from coder_jupyter.testing import FakeCoder, fake_coder
-
-REDIRECT = "http://127.0.0.1:8123/callback"
+from coder_jupyter.testing import FakeCoder
 
 
-@pytest.fixture
-def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
-    """A fresh fake deployment; options via ``@pytest.mark.parametrize("coder_fake", [{...}], indirect=True)``
-    (local, so the tests run whether or not the package's pytest plugin is installed)."""
-    with fake_coder(**getattr(request, "param", {})) as fake:
-        yield fake
-
-
-def logged_in(fake: FakeCoder, **kwargs: object) -> AuthManager:
-    auth = AuthManager(fake.url, **kwargs)  # type: ignore[arg-type]
-    started = auth.begin_login(redirect_uri=REDIRECT)
-    with httpx.Client(cookies={"coder_session_token": fake.session_token}) as browser:
-        page = browser.get(started.authorization_url)
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        answer = browser.post(
-            started.authorization_url, data={"csrf_token": unescape(csrf[1]) if csrf else ""}
-        )
-    auth.finish_login(answer.headers["Location"])
+def logged_in(fake: FakeCoder, **options: object) -> AuthManager:
+    auth = login_by_consent(fake, **options)
     auth.credentials.backoff = (0.01, 0.01)
-    fake.clear_requests()
     return auth
 
 
@@ -52,7 +31,7 @@ def refreshes(fake: FakeCoder) -> int:
     return fake.request_counts()["POST", "/oauth2/tokens"]
 
 
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 def test_refreshes_before_expiry(coder_fake: FakeCoder) -> None:
     now = [__import__("time").time()]
     auth = logged_in(coder_fake, clock=lambda: now[0])
@@ -67,7 +46,7 @@ def test_refreshes_before_expiry(coder_fake: FakeCoder) -> None:
     assert (after.access_token, after.refresh_token) != (before.access_token, before.refresh_token)
 
 
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 def test_refreshes_once_on_401(coder_fake: FakeCoder) -> None:
     auth = logged_in(coder_fake)
     # When the server thinks the token expired (its clock ran ahead)
@@ -96,7 +75,7 @@ def test_invalid_grant_logs_out(coder_fake: FakeCoder) -> None:
     assert AuthManager(coder_fake.url).status().status == "logged_out"
 
 
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 def test_server_error_during_refresh_keeps_credentials(coder_fake: FakeCoder) -> None:
     auth = logged_in(coder_fake)
     coder_fake.advance(601)
@@ -125,7 +104,7 @@ def test_other_process_login_and_logout_are_noticed(coder_fake: FakeCoder) -> No
     assert kernel.changed() and kernel.status().status == "logged_out"
 
 
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 async def test_async_client_refreshes_on_401(coder_fake: FakeCoder) -> None:
     auth = logged_in(coder_fake)
     coder_fake.advance(601)
@@ -143,7 +122,7 @@ def test_explicit_token_wins_and_is_not_refreshed(coder_fake: FakeCoder) -> None
     assert dataclasses.replace(tokens).refresh_token is None
 
 
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 def test_threads_share_one_refresh(coder_fake: FakeCoder) -> None:
     import threading
 

@@ -6,10 +6,10 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_login_oauth import REDIRECT, consent  # pytest puts this test directory on sys.path
+from oauthhelpers import REDIRECT, consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter import AsyncCoder, Coder
-from coder_jupyter._login import complete_login
+from coder_jupyter._engine import finish_login
 from coder_jupyter.errors import LoginTimeoutError, NotLoggedInError
 from coder_jupyter.testing import fake_coder
 
@@ -27,7 +27,7 @@ def test_wait_for_login_returns_when_the_browser_login_completes_elsewhere() -> 
         callback = consent(fake, started.authorization_url)
         query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
         # When the Jupyter server finishes the login (a thread stands in for that process)
-        server = threading.Thread(target=complete_login, args=(query,))
+        server = threading.Thread(target=finish_login, args=(query,))
         server.start()
         # Then the waiting client wakes up logged in
         assert coder.wait_for_login(timeout=10).status == "logged_in"

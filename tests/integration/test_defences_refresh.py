@@ -10,39 +10,17 @@ debug log record), rotates the tokens as another process would, then lets go. No
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections.abc import Iterator
-from html import unescape
 
-import httpx
 import pytest
+from oauthhelpers import login_by_consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter._login import AuthManager
 from coder_jupyter._oauth.models import TokenSet
 from coder_jupyter._store import Store
-from coder_jupyter.testing import FakeCoder, fake_coder
+from coder_jupyter.testing import FakeCoder
 
-REDIRECT = "http://127.0.0.1:8123/callback"
-
-
-@pytest.fixture
-def coder_fake() -> Iterator[FakeCoder]:
-    with fake_coder(access_token_ttl=600) as fake:
-        yield fake
-
-
-def logged_in(fake: FakeCoder) -> AuthManager:
-    auth = AuthManager(fake.url)
-    started = auth.begin_login(redirect_uri=REDIRECT)
-    with httpx.Client(cookies={"coder_session_token": fake.session_token}) as browser:
-        page = browser.get(started.authorization_url)
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        answer = browser.post(started.authorization_url,
-                              data={"csrf_token": unescape(csrf[1]) if csrf else ""})
-    auth.finish_login(answer.headers["Location"])
-    fake.clear_requests()
-    return auth
+pytestmark = pytest.mark.coder_fake(access_token_ttl=600)
 
 
 class _BlockedOnLock(logging.Handler):
@@ -59,7 +37,7 @@ class _BlockedOnLock(logging.Handler):
 
 
 def test_a_refresh_blocked_on_the_store_lock_adopts_the_holders_rotation(coder_fake: FakeCoder) -> None:
-    auth = logged_in(coder_fake)
+    auth = login_by_consent(coder_fake)
     seen = auth.credentials.current()
     assert seen is not None
     coder_fake.advance(601)

@@ -3,16 +3,16 @@ token exchange, logout — for each provider generation."""
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterator
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from oauthhelpers import REDIRECT, consent  # pytest puts this test directory on sys.path
 
-from coder_jupyter._login import AuthManager, complete_login
+from coder_jupyter._config import CoderConfig
+from coder_jupyter._engine import finish_login
+from coder_jupyter._login import AuthManager
 from coder_jupyter.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -21,37 +21,6 @@ from coder_jupyter.errors import (
     RegistrationUnavailableError,
 )
 from coder_jupyter.testing import FakeCoder, fake_coder
-
-REDIRECT = "http://127.0.0.1:8123/callback"
-
-
-@pytest.fixture
-def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
-    """A fresh fake deployment; options via ``@pytest.mark.parametrize("coder_fake", [{...}], indirect=True)``
-    (local, so the tests run whether or not the package's pytest plugin is installed)."""
-    with fake_coder(**getattr(request, "param", {})) as fake:
-        yield fake
-
-
-def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> str:
-    """Play the browser: open the consent page with the user's session, click Allow or Cancel;
-    return where Coder sends the browser (the callback URL)."""
-    cookies = {"coder_session_token": fake.session_token}
-    with httpx.Client(cookies=cookies) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        action = unescape(re.search(r"<form method='post' action='([^']*)'", page.text)[1])  # type: ignore[index]
-        form = {"csrf_token": unescape(csrf[1]) if csrf else ""}
-        request = browser.build_request("POST", httpx.URL(authorization_url).join(action), data=form)
-        # Sent on a bare transport: httpx's client would try to parse an urn: Location as a URL.
-        with httpx.HTTPTransport() as transport:
-            answer = transport.handle_request(request)
-            answer.read()
-        assert answer.status_code == 302, answer.text
-        return answer.headers["Location"]
 
 
 def api_status(fake: FakeCoder, token: str) -> int:
@@ -127,7 +96,7 @@ def test_cancel_shows_access_denied(coder_fake: FakeCoder) -> None:
     assert auth.status().status == "error"
 
 
-@pytest.mark.parametrize("coder_fake", [{"generation": "g1"}], indirect=True)
+@pytest.mark.coder_fake(generation="g1")
 def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) -> None:
     auth = AuthManager(coder_fake.url)
     started = auth.begin_login(redirect_uri=REDIRECT)
@@ -135,7 +104,7 @@ def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) 
     assert "state" not in parse_qs(urlsplit(cancel).query)
     # When the server extension receives it
     with pytest.raises(AccessDeniedError):
-        complete_login({k: v[0] for k, v in parse_qs(urlsplit(cancel).query).items()})
+        finish_login({k: v[0] for k, v in parse_qs(urlsplit(cancel).query).items()})
     # Then the pending login is gone: its state is refused afterwards
     with pytest.raises(LoginStateError):
         auth.finish_login({"code": "x", "state": started.state})
@@ -163,7 +132,7 @@ def test_expired_state_is_refused(coder_fake: FakeCoder) -> None:
         auth.finish_login(callback)
 
 
-@pytest.mark.parametrize("coder_fake", [{"dcr": False}], indirect=True)
+@pytest.mark.coder_fake(dcr=False)
 def test_dcr_off_names_the_fix_and_a_preregistered_client_works(
     coder_fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,7 +162,7 @@ def test_login_finished_by_the_server_process_is_noticed(coder_fake: FakeCoder) 
     callback = consent(coder_fake, started.authorization_url)
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
     # When the Jupyter server's callback route finishes it (another thread stands in for the process)
-    server = threading.Thread(target=complete_login, args=(query,))
+    server = threading.Thread(target=finish_login, args=(query,))
     server.start()
     # Then
     status = kernel.wait_for_login(timeout=10)
@@ -208,7 +177,7 @@ def test_login_that_fails_in_the_server_process_is_noticed_at_once(coder_fake: F
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
     # When the Jupyter server's callback route gets the Cancel redirect
     with pytest.raises(AccessDeniedError):
-        complete_login(query)
+        finish_login(query)
     # Then the kernel that started the login learns it now, not at its 5-minute timeout
     with pytest.raises(AccessDeniedError):
         kernel.wait_for_login(timeout=5)
@@ -322,3 +291,21 @@ def test_loopback_listener_is_single_use_and_times_out() -> None:
         assert httpx.get(listener.redirect_uri + "?code=d&state=t").status_code == 404
     with LoopbackListener() as idle, pytest.raises(LoginTimeoutError):
         idle.wait(0.05)
+
+
+def test_a_later_oauth_login_wins_over_the_env_token_when_the_store_ranks_first(
+    coder_fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the store ranked before CODER_SESSION_TOKEN, and only the env token at start
+    monkeypatch.setenv("CODER_SESSION_TOKEN", coder_fake.session_token)
+    auth = AuthManager(coder_fake.url, config=CoderConfig(login_methods=["store", "env"]))
+    assert auth.status().method == "env"
+    # When the user logs in with OAuth in the same kernel
+    auth.finish_login(consent(coder_fake, auth.begin_login(redirect_uri=REDIRECT).authorization_url))
+    # Then the new login is used (the sources are walked per request, nothing was pinned)
+    tokens = auth.credentials.current()
+    assert tokens is not None and tokens.method == "oauth" and tokens.access_token != coder_fake.session_token
+    assert auth.status().method == "oauth"
+    # And after logging out, the env token is used again
+    auth.logout()
+    assert auth.status().method == "env"

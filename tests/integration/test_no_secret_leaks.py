@@ -5,49 +5,28 @@ while full flows run against the fake."""
 from __future__ import annotations
 
 import logging
-import re
 import warnings
-from collections.abc import Iterator
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from oauthhelpers import REDIRECT, consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter._login import AuthManager
 from coder_jupyter.errors import CoderError
-from coder_jupyter.testing import FakeCoder, fake_coder
-
-REDIRECT = "http://127.0.0.1:8123/callback"
+from coder_jupyter.testing import FakeCoder
 
 
-@pytest.fixture
-def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
-    """A fresh fake deployment; options via ``@pytest.mark.parametrize("coder_fake", [{...}], indirect=True)``
-    (local, so the tests run whether or not the package's pytest plugin is installed)."""
-    with fake_coder(**getattr(request, "param", {})) as fake:
-        yield fake
-
-
-def consent(fake: FakeCoder, url: str, *, allow: bool = True) -> str:
+def quiet_consent(fake: FakeCoder, url: str, *, allow: bool = True) -> str:
     """The test's browser; its own HTTP logs (which see the code in a Location) are not ours."""
     logging.disable(logging.CRITICAL)
     try:
-        return _consent(fake, url, allow=allow)
+        return consent(fake, url, allow=allow)
     finally:
         logging.disable(logging.NOTSET)
 
 
-def _consent(fake: FakeCoder, url: str, *, allow: bool) -> str:
-    with httpx.Client(cookies={"coder_session_token": fake.session_token}) as browser:
-        page = browser.get(url)
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        return browser.post(url, data={"csrf_token": unescape(csrf[1]) if csrf else ""}).headers["Location"]
-
-
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600, "generation": "g1"}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600, generation="g1")
 def test_full_flows_leak_no_secret(
     coder_fake: FakeCoder, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -67,7 +46,7 @@ def test_full_flows_leak_no_secret(
         pending = auth.pending_logins.take(started.state)
         assert pending is not None
         auth.pending_logins.put(pending)
-        callback = consent(coder_fake, started.authorization_url)
+        callback = quiet_consent(coder_fake, started.authorization_url)
         secrets |= {pending.code_verifier, parse_qs(urlsplit(callback).query)["code"][0]}
         note(started, pending, auth, auth.httpx_auth, auth.finish_login(callback))
         registration = auth.store.load_registration()
@@ -84,7 +63,8 @@ def test_full_flows_leak_no_secret(
         for attempt in (
             lambda: auth.finish_login(callback),
             lambda: auth.finish_login(
-                consent(coder_fake, auth.begin_login(redirect_uri=REDIRECT).authorization_url, allow=False)
+                quiet_consent(coder_fake, auth.begin_login(redirect_uri=REDIRECT).authorization_url,
+                              allow=False)
             ),
         ):
             with pytest.raises(CoderError) as info:

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from html import unescape
 from pathlib import Path
 
-import httpx
 import pytest
+from oauthhelpers import login_by_consent  # pytest puts this test directory on sys.path
 
 from coder_jupyter._login import AuthManager
-from coder_jupyter.testing import FakeCoder, fake_coder
+from coder_jupyter.testing import FakeCoder
 
 WORKER = """
 import sys, httpx
@@ -33,27 +30,11 @@ print(response.status_code, response.json().get("username"))
 PROCESSES = 4
 
 
-@pytest.fixture
-def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
-    """A fresh fake deployment; options via ``@pytest.mark.parametrize("coder_fake", [{...}], indirect=True)``
-    (local, so the tests run whether or not the package's pytest plugin is installed)."""
-    with fake_coder(**getattr(request, "param", {})) as fake:
-        yield fake
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("coder_fake", [{"access_token_ttl": 600}], indirect=True)
+@pytest.mark.coder_fake(access_token_ttl=600)
 def test_racing_processes_refresh_exactly_once(coder_fake: FakeCoder, tmp_path: Path) -> None:
     # Given a login whose access token has expired, for us and for the server
-    auth = AuthManager(coder_fake.url)
-    started = auth.begin_login(redirect_uri="http://127.0.0.1:8123/callback")
-    with httpx.Client(cookies={"coder_session_token": coder_fake.session_token}) as browser:
-        page = browser.get(started.authorization_url)
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        answer = browser.post(
-            started.authorization_url, data={"csrf_token": unescape(csrf[1]) if csrf else ""}
-        )
-    auth.finish_login(answer.headers["Location"])
+    auth = login_by_consent(coder_fake)
     tokens = auth.credentials.current()
     assert tokens is not None
     auth.store.save_tokens(dataclasses.replace(tokens, expires_at=time.time() - 1))

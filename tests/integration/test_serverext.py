@@ -18,10 +18,9 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
 
-import httpx
 import pytest
+from oauthhelpers import consent, query_of  # pytest puts this test directory on sys.path
 from pytest_jupyter.jupyter_server import *  # noqa: F403 -- module-local pytest-jupyter fixtures
 from tornado.httpclient import HTTPResponse
 
@@ -94,25 +93,9 @@ def auth(fake: FakeCoder) -> Iterator[AuthManager]:
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> dict[str, str]:
+def consent_query(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> dict[str, str]:
     """Play the user on Coder's consent page; return the callback's query parameters."""
-    cookies = {"coder_session_token": fake.session_token}
-    with httpx.Client(cookies=cookies, follow_redirects=False) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if allow:
-            action = re.search(r"<form method='post' action='([^']*)'", page.text)
-            csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-            assert action and csrf
-            answer = browser.post(urljoin(authorization_url, html.unescape(action.group(1))),
-                                  data={"csrf_token": html.unescape(csrf.group(1))})
-            assert answer.status_code == 302, answer.text
-            location = answer.headers["location"]
-        else:
-            cancel = re.search(r"id='cancel' href='([^']*)'", page.text)
-            assert cancel
-            location = html.unescape(cancel.group(1))
-    return dict(parse_qsl(urlsplit(location).query))
+    return query_of(consent(fake, authorization_url, allow=allow))
 
 
 def body_of(response: HTTPResponse) -> str:
@@ -153,7 +136,7 @@ def test_callback_finishes_the_login_and_names_deployment_and_user(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When the browser comes back to the Jupyter server
     response = fetch(CALLBACK, params=params)
@@ -189,7 +172,7 @@ def test_unauthenticated_callback_is_refused_and_consumes_nothing(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When a browser without a Jupyter login delivers the callback
     response = fetch(CALLBACK, params=params, headers={"Authorization": ""})
@@ -208,7 +191,7 @@ def test_unknown_state_is_refused_without_exchanging_the_code(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When the callback names a state no login started
     response = fetch(CALLBACK, params={**params, "state": "forged-state-value"})
@@ -225,7 +208,7 @@ def test_replayed_callback_is_refused_and_keeps_the_first_login(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
     assert fetch(CALLBACK, params=params).code == 200
     first = AuthManager(fake.url).credentials.current()
 
@@ -243,7 +226,7 @@ def test_expired_state_is_refused(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url, timeout=0.0)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When the callback arrives after the pending login's lifetime
     response = fetch(CALLBACK, params=params)
@@ -259,7 +242,7 @@ def test_missing_code_is_refused_and_the_pending_login_survives(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When
     response = fetch(CALLBACK, params={"state": params["state"]})
@@ -275,7 +258,7 @@ def test_missing_state_is_refused(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When
     response = fetch(CALLBACK, params={"code": params["code"]})
@@ -323,7 +306,7 @@ def test_very_long_parameters_are_refused_before_the_store_is_read(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str, name: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
 
     # When one parameter is 5 KiB long
     response = fetch(CALLBACK, params={**params, name: "A" * 5000})
@@ -355,7 +338,7 @@ def test_status_reports_the_configured_deployment_without_secrets(
     assert before["status"] == "logged_out"
 
     started = auth.begin_login(callback_url)
-    assert fetch(CALLBACK, params=consent(fake, started.authorization_url)).code == 200
+    assert fetch(CALLBACK, params=consent_query(fake, started.authorization_url)).code == 200
 
     # When
     response = fetch("coder/api/status")
@@ -404,7 +387,7 @@ def test_login_route_starts_a_login_that_the_callback_finishes(
     assert started["redirect_uri"] == callback_url
     assert started["authorization_url"].startswith(fake.url)
     assert json.loads(fetch("coder/api/status").body)["status"] == "waiting"
-    assert fetch(CALLBACK, params=consent(fake, started["authorization_url"])).code == 200
+    assert fetch(CALLBACK, params=consent_query(fake, started["authorization_url"])).code == 200
     assert json.loads(fetch("coder/api/status").body)["status"] == "logged_in"
 
 
@@ -442,7 +425,7 @@ def test_login_route_refuses_a_redirect_uri_that_is_not_this_servers_callback(
 
 def test_cancel_route_drops_the_pending_login(fake: FakeCoder, fetch: Fetch, callback_url: str) -> None:
     started = json.loads(fetch("coder/api/login", method="POST", body="{}").body)
-    params = consent(fake, started["authorization_url"])
+    params = consent_query(fake, started["authorization_url"])
 
     # When
     response = fetch("coder/api/cancel", method="POST", body="")
@@ -456,7 +439,7 @@ def test_cancel_route_drops_the_pending_login(fake: FakeCoder, fetch: Fetch, cal
 
 def test_logout_route_revokes_and_forgets(fake: FakeCoder, fetch: Fetch, callback_url: str) -> None:
     started = json.loads(fetch("coder/api/login", method="POST", body="{}").body)
-    assert fetch(CALLBACK, params=consent(fake, started["authorization_url"])).code == 200
+    assert fetch(CALLBACK, params=consent_query(fake, started["authorization_url"])).code == 200
 
     # When
     response = fetch("coder/api/logout", method="POST", body="")
@@ -549,7 +532,7 @@ def test_a_callback_query_too_large_overall_is_refused_before_the_store_is_read(
     fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str, shape: str
 ) -> None:
     started = auth.begin_login(callback_url)
-    params = consent(fake, started.authorization_url)
+    params = consent_query(fake, started.authorization_url)
     if shape == "many_medium_parameters":
         # each value is under the 4096-character limit; together they exceed 4 × 4096
         extra = {f"pad{i}": "A" * 4000 for i in range(5)}

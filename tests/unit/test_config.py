@@ -19,20 +19,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from traitlets.config import Config
 
-from coder_jupyter._config import (
-    CoderConfig,
+from coder_jupyter._auth import Credentials
+from coder_jupyter._cli_session import coder_cli_config_dir, read_cli_session
+from coder_jupyter._config import CoderConfig, normalize_url
+from coder_jupyter._connection import (
     ConnectionSettings,
-    Credential,
-    coder_cli_config_dir,
-    find_credential,
     make_async_client,
     make_client,
-    normalize_url,
     parse_headers,
-    read_cli_session,
-    resolve_static_token,
     run_header_command,
     ssl_context,
+)
+from coder_jupyter._credentials import (
+    Credential,
+    CredentialSources,
+    find_credential,
+    pending_logins_for,
+    store_for,
 )
 from coder_jupyter._oauth.models import TokenSet
 from coder_jupyter._store import Store
@@ -161,8 +164,8 @@ def test_jupyter_config_overrides_the_environment(monkeypatch: pytest.MonkeyPatc
     config = CoderConfig(config=c)
     assert config.resolved_url() == "https://config.example.com"
     assert config.login_methods == ["oauth"]
-    assert config.store(URL).root == tmp_path / "store"
-    assert config.pending_logins().root == tmp_path / "store"
+    assert store_for(config, URL).root == tmp_path / "store"
+    assert pending_logins_for(config).root == tmp_path / "store"
     assert config.deployments == {"prod": URL}
 
 
@@ -239,7 +242,7 @@ class Sources:
 @pytest.fixture
 def sources(monkeypatch: pytest.MonkeyPatch) -> Sources:
     monkeypatch.setenv("CODER_SESSION_TOKEN", "from-env")
-    store = CoderConfig().store(URL)
+    store = store_for(CoderConfig(), URL)
     store.save_tokens(TokenSet(access_token="from-store"))
     write_cli_session(URL, "from-cli")
     return Sources(store, monkeypatch)
@@ -287,14 +290,24 @@ def test_the_cli_session_is_used_only_for_its_own_deployment(sources: Sources) -
     assert found(CoderConfig(), url="https://other.example.com") == ("cli", "from-cli")
 
 
+def resolve_static_token(config: CoderConfig, *, url: str, store: Store,
+                         explicit: str | None = None) -> tuple[str, str] | None:
+    """The fixed token the refreshing credentials use now (None: the store's tokens or nothing)."""
+    credentials = Credentials(url, store, httpx.Client,
+                              sources=CredentialSources(config, url, explicit=explicit))
+    tokens, source = credentials.resolve()
+    return None if tokens is None or source == "store" else (tokens.access_token, str(source))
+
+
 def test_resolve_static_token_leaves_the_store_to_the_refreshing_credentials(sources: Sources) -> None:
     config = CoderConfig()
-    assert resolve_static_token(config, url=URL) == ("from-env", "env")
+    assert resolve_static_token(config, url=URL, store=sources.store) == ("from-env", "env")
     sources.monkeypatch.delenv("CODER_SESSION_TOKEN")
-    assert resolve_static_token(config, url=URL) is None  # the store's tokens win over the CLI's
+    # the store's tokens win over the CLI's
+    assert resolve_static_token(config, url=URL, store=sources.store) is None
     sources.store.delete_tokens()
-    assert resolve_static_token(config, url=URL) == ("from-cli", "cli")
-    assert resolve_static_token(config, url=URL, explicit="x") == ("x", "token")
+    assert resolve_static_token(config, url=URL, store=sources.store) == ("from-cli", "cli")
+    assert resolve_static_token(config, url=URL, store=sources.store, explicit="x") == ("x", "token")
 
 
 def test_a_credential_never_shows_its_token() -> None:
@@ -535,3 +548,26 @@ def test_a_file_that_is_not_a_ca_bundle_is_a_configuration_error(tmp_path: Path)
     junk.write_text("not a certificate")
     with pytest.raises(ConfigurationError, match="could not be loaded"):
         ssl_context(ConnectionSettings(url=URL, verify=str(junk)))
+
+
+def test_the_sources_are_walked_on_every_request_so_later_changes_are_seen(sources: Sources) -> None:
+    # Given credentials made while every source has a token
+    credentials = Credentials(URL, sources.store, httpx.Client, sources=CredentialSources(CoderConfig(), URL))
+
+    def now() -> tuple[str | None, str | None]:
+        tokens, source = credentials.resolve()
+        return (tokens.access_token if tokens else None), source
+
+    assert now() == ("from-env", "env")
+    # When each source goes away (a logout, `coder logout`, an unset variable), the next one is used
+    sources.monkeypatch.delenv("CODER_SESSION_TOKEN")
+    assert now() == ("from-store", "store")
+    sources.store.delete_tokens()
+    assert now() == ("from-cli", "cli")
+    (coder_cli_config_dir() / "session").unlink()
+    assert now() == (None, None)
+    # And a credential that appears later is used at once
+    write_cli_session(URL, "later-cli")
+    assert now() == ("later-cli", "cli")
+    sources.monkeypatch.setenv("CODER_SESSION_TOKEN", "later-env")
+    assert now() == ("later-env", "env")

@@ -3,28 +3,27 @@ real AuthManager against the fake Coder over HTTP on 127.0.0.1.
 
 The front end's side is played by delivering comm messages (``{"method": "custom", ...}``);
 the browser's side by posting Coder's consent form with the user's session; the Jupyter
-server's side by :func:`complete_login` (what the callback route calls). Every message the
+server's side by :func:`finish_login` (what the callback route calls). Every message the
 kernel sends and the final widget state are checked for secrets.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
-from html import unescape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import comm
 import httpx
 import ipywidgets
 import pytest
+from oauthhelpers import consent, query_of  # pytest puts this test directory on sys.path
 
 from coder_jupyter import _flows as flows
-from coder_jupyter._login import AuthManager, complete_login
+from coder_jupyter._engine import finish_login
+from coder_jupyter._login import AuthManager
 from coder_jupyter._transport import drive
 from coder_jupyter.errors import AccessDeniedError, LoginStateError
 from coder_jupyter.testing import FakeCoder, fake_coder
@@ -109,25 +108,6 @@ def make_widget(auth: AuthManager, comms: list[RecordingComm],
     return widget, comms[-1]
 
 
-def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> str:
-    """Play the browser on Coder's consent page; return where Coder redirects the popup."""
-    with httpx.Client(cookies={"coder_session_token": fake.session_token}) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        action = unescape(re.search(r"<form method='post' action='([^']*)'", page.text)[1])  # type: ignore[index]
-        answer = browser.post(httpx.URL(authorization_url).join(action),
-                              data={"csrf_token": unescape(csrf[1]) if csrf else ""})
-        assert answer.status_code == 302, answer.text
-        return str(answer.headers["Location"])
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
 def assert_free_of(text: str, secrets: list[str]) -> None:
     for secret in secrets:
         assert secret and secret not in text
@@ -187,7 +167,7 @@ def test_full_login_opens_the_popup_then_shows_the_user_and_no_secret_ever_reach
     assert pending is not None
     # When the user approves and the Jupyter server finishes the login from the callback
     callback = consent(fake, opened["url"])
-    complete_login(query_of(callback))
+    finish_login(query_of(callback))
     recorder.click({"event": "check", "ok": True, "outcome": "logged_in"})
     assert widget.wait_idle(10)
     # Then
@@ -220,7 +200,7 @@ def test_cancel_abandons_the_login_and_closes_the_popup(fake: FakeCoder, comms: 
     assert recorder.custom()[-1] == {"event": "close_popup"}
     # And a late callback for that login is refused
     with pytest.raises(LoginStateError):
-        complete_login(query_of(consent(fake, opened["url"])))
+        finish_login(query_of(consent(fake, opened["url"])))
 
 
 def test_login_gives_up_after_the_timeout_with_a_message_saying_what_to_do(
@@ -256,7 +236,7 @@ def test_a_decline_finished_by_the_server_stays_shown_when_the_popups_check_arri
     started_url = recorder.wait_for_custom("open")["url"]
     # When the Jupyter server handles the Cancel redirect (the kernel's worker learns it from the store)
     with pytest.raises(AccessDeniedError):
-        complete_login(query_of(consent(fake, started_url, allow=False)))
+        finish_login(query_of(consent(fake, started_url, allow=False)))
     assert widget.wait_idle(10)
     assert widget.status == "error"
     shown = widget.error
