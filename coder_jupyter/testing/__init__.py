@@ -11,7 +11,8 @@ event loop in a background thread, so synchronous code can talk to it::
     with fake_coder(workspaces=3) as fake:
         print(fake.url, fake.username, fake.password, fake.session_token)
 
-Knobs: provider generation (``generation="g1"|"g2"|"g3"``), provider and DCR switches,
+Knobs: provider generation (``generation="g4"`` by default, today's Coder; ``"g1"|"g2"|"g3"``
+for older providers), provider and DCR switches,
 token lifetimes, a controllable clock (:meth:`FakeCoder.advance`), injected faults
 (:meth:`FakeCoder.add_fault`), rate limits and a request log (:attr:`FakeCoder.requests`).
 The same knobs are reachable over HTTP under ``/__fake__/`` and from the command line:
@@ -22,6 +23,7 @@ This package is independent of the rest of ``coder_jupyter`` on purpose.
 """
 
 from ._faults import Fault, FaultKind, RequestRecord
+from ._scopes import SCOPE_CATALOG
 from ._server import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
@@ -31,7 +33,7 @@ from ._server import (
     SeededUser,
     fake_coder,
 )
-from ._state import SCOPE_CATALOG, Generation
+from ._state import Generation
 
 __all__ = [
     "DEFAULT_PASSWORD",
