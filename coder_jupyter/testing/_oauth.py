@@ -587,7 +587,7 @@ class TokensHandler(_ClientAuthHandler):
     def _code_grant(self, app: OAuthApp, presented: str) -> None:
         sec: AppSecret | None = None
         if app.client_type == "confidential" or self.gen < 3:
-            checked = self.check_secret(app, presented, missing_is_400=True)
+            checked = self.check_secret(app, presented, missing_is_400=self.gen < 4)
             if checked is False:
                 return
             sec = checked if isinstance(checked, AppSecret) else None
