@@ -3,8 +3,14 @@ and the §12 negotiation table. Everything goes over real HTTP."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -706,3 +712,49 @@ def test_57_loopback_port_ignored_at_the_token_endpoint(coder_fake: FakeCoder, h
     assert response.headers["location"].startswith("http://127.0.0.1/callback?")
     tokens = exchange(http, client, code, verifier, redirect_uri="http://127.0.0.1:53219/callback")
     assert tokens.status_code == 200, tokens.text
+
+
+# --------------------------------------------------------------------------- switches for tests and demos
+
+
+def test_31_command_starts_g4_with_dcr_off_unless_asked() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    for flags, dcr in (([], False), (["--dcr"], True)):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coder_jupyter.testing", "--port", "0", *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            url = json.loads(proc.stdout.readline())["url"]
+            settings = httpx.get(f"{url}/__fake__/settings").json()
+            assert (settings["generation"], settings["dcr"]) == ("g4", dcr)
+            doc = httpx.get(f"{url}/.well-known/oauth-authorization-server").json()
+            assert ("registration_endpoint" in doc) is dcr
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_31_control_api_knobs(coder_fake: FakeCoder, http: httpx.Client) -> None:
+    changed = http.put(
+        "/__fake__/settings",
+        json={"dcr": True, "form_body_limit": 10, "strict_authorize_params": True, "oauth2_rate_limit": None},
+    ).json()
+    assert changed["generation"] == "g4"
+    assert (changed["dcr"], changed["form_body_limit"], changed["strict_authorize_params"]) == (
+        True,
+        10,
+        True,
+    )
+    assert changed["oauth2_rate_limit"] is None
+    assert http.post("/oauth2/revoke", data={"token": "x" * 20}).status_code == 413
+    assert http.put("/__fake__/settings", json={"generation": "g3"}).json()["generation"] == "g3"
+    assert http.put("/__fake__/settings", json={"generation": "g4"}).json()["generation"] == "g4"
