@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, get_args
 
+import httpx
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -470,6 +473,31 @@ class FakeCoder:
             self.state.apps[app.id] = app
         return OAuthClient(app.id, full, callback_url)
 
+    def consent(self, authorization_url: str, *, allow: bool = True, username: str | None = None) -> str:
+        """Play the user's browser on the consent page; return where Coder sends it (``Location``).
+
+        Over real HTTP with the user's session cookie: ``GET`` the page, then click Allow (a POST to
+        the same URL with the page's CSRF token) or follow the Cancel link. Works in every generation,
+        so tests need not scrape the page (G4's form has no ``action``). An answer other than the
+        page (an error redirect, a 4xx) is returned as-is: its ``Location``, or raises
+        :class:`AssertionError` with the body when there is none.
+        """
+        token = self._users[(username or self.username).lower()].session_token
+        with httpx.Client(
+            cookies={"coder_session_token": token}, follow_redirects=False, timeout=30
+        ) as browser:
+            page = browser.get(authorization_url)
+            if page.status_code != 200:
+                return _location(page)
+            if not allow:
+                cancel = re.search(r"id='cancel' href='([^']*)'", page.text)
+                if cancel is None:
+                    raise AssertionError("the consent page has no Cancel link")
+                return html.unescape(cancel[1])
+            csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
+            form = {"csrf_token": html.unescape(csrf[1])} if csrf else {}
+            return _location(browser.post(authorization_url, data=form))
+
     # ------------------------------------------------------------------ clock & switches
 
     def now(self) -> float:
@@ -606,6 +634,12 @@ class FakeCoder:
 
     def clear_requests(self) -> None:
         self._ctx.requests.clear()
+
+
+def _location(response: httpx.Response) -> str:
+    if "location" not in response.headers:
+        raise AssertionError(f"expected a redirect, got {response.status_code}: {response.text}")
+    return str(response.headers["location"])
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from fakehelpers import (
     register,
 )
 
-from coder_jupyter.testing import SCOPE_CATALOG, FakeCoder
+from coder_jupyter.testing import SCOPE_CATALOG, FakeCoder, fake_coder
 
 PREFIXED_RE = re.compile(r"^coder_[a-z0-9]{10}_[a-z0-9]{40}$")
 ACCESS = "coder:workspaces.access"
@@ -758,3 +758,16 @@ def test_31_control_api_knobs(coder_fake: FakeCoder, http: httpx.Client) -> None
     assert http.post("/oauth2/revoke", data={"token": "x" * 20}).status_code == 413
     assert http.put("/__fake__/settings", json={"generation": "g3"}).json()["generation"] == "g3"
     assert http.put("/__fake__/settings", json={"generation": "g4"}).json()["generation"] == "g4"
+
+
+@pytest.mark.parametrize("generation", ["g1", "g2", "g3", "g4"])
+def test_41_consent_helper_plays_the_browser_in_every_generation(generation: str) -> None:
+    with fake_coder(generation=generation, dcr=True) as fake, httpx.Client(base_url=fake.url) as http:
+        client = register(http)
+        verifier, challenge = pkce_pair()
+        url = str(httpx.URL(f"{fake.url}/oauth2/authorize", params=authorize_params(client, challenge)))
+        location = fake.consent(url)
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        assert exchange(http, client, code, verifier).status_code == 200
+        denied = parse_qs(urlsplit(fake.consent(url, allow=False)).query)
+        assert denied["error"] == ["access_denied"]
