@@ -19,6 +19,22 @@ The same knobs are reachable over HTTP under ``/__fake__/`` and from the command
 ``python -m coder_jupyter.testing --help``. Pytest users get the ``coder_fake`` and
 ``coder_fake_session`` fixtures from :mod:`coder_jupyter.testing.pytest_plugin`.
 
+By default the fake is today's Coder (generation G4): tokens carry the negotiated scope and the
+REST API enforces it (:mod:`._permissions` lists what each route needs), and dynamic client
+registration is **off** until an admin turns it on. Two ways to get an OAuth client, as a real
+admin would::
+
+    # 1. enable DCR (owner session): what `coder oauth2-provider dcr enable` does
+    httpx.put(f"{fake.url}/api/v2/oauth2-provider/settings",
+              json={"dynamic_client_registration_enabled": True},
+              headers={"Coder-Session-Token": fake.session_token})
+    # 2. or register an app, optionally with a scope allowlist, and hand out its id and secret
+    app = fake.create_oauth2_app("Notebook", "http://127.0.0.1:8888/coder/oauth/callback",
+                                 scope="coder:workspaces.operate coder:workspaces.access user:read")
+
+(``fake_coder(dcr=True)`` and ``python -m coder_jupyter.testing --dcr`` start with DCR on.)
+:meth:`FakeCoder.consent` plays the user's browser on the consent page.
+
 This package is independent of the rest of ``coder_jupyter`` on purpose.
 """
 

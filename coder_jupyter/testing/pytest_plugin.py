@@ -9,6 +9,9 @@
 
 * ``coder_fake_session``: one deployment shared by the whole session (rate limits off so a
   large suite cannot trip them). Do not change its switches in a test without restoring them.
+
+Both default to generation G4 with dynamic client registration off; pass ``dcr=True`` (marker)
+to start with it on.
 """
 
 from __future__ import annotations
