@@ -496,7 +496,13 @@ class FakeCoder:
                 return html.unescape(cancel[1])
             csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
             form = {"csrf_token": html.unescape(csrf[1])} if csrf else {}
-            return _location(browser.post(authorization_url, data=form))
+            # On a bare transport: httpx's client parses every Location (even unfollowed), and an
+            # out-of-band ``urn:`` redirect is not a URL it accepts.
+            request = browser.build_request("POST", authorization_url, data=form)
+            with httpx.HTTPTransport() as transport:
+                answer = transport.handle_request(request)
+                answer.read()
+            return _location(answer)
 
     # ------------------------------------------------------------------ clock & switches
 

@@ -22,6 +22,9 @@ from coder_jupyter.errors import (
 )
 from coder_jupyter.testing import FakeCoder, fake_coder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 
 def api_status(fake: FakeCoder, token: str) -> int:
     return httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token}).status_code
@@ -29,7 +32,7 @@ def api_status(fake: FakeCoder, token: str) -> int:
 
 @pytest.mark.parametrize("generation", ["g1", "g2", "g3"])
 def test_headless_login_then_logout_revokes(generation: str) -> None:
-    with fake_coder(generation=generation) as fake:
+    with fake_coder(generation=generation, dcr=True) as fake:
         auth = AuthManager(fake.url)
         # When
         started = auth.begin_login(redirect_uri=REDIRECT)

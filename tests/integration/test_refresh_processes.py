@@ -19,6 +19,9 @@ from coder_jupyter.testing import FakeCoder
 WORKER = """
 import sys, httpx
 from coder_jupyter._login import AuthManager
+
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
 auth = AuthManager(sys.argv[1])
 sys.stdout.write("ready\\n"); sys.stdout.flush()
 sys.stdin.readline()                      # all processes start together

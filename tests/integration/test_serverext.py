@@ -57,7 +57,7 @@ def deployment_in_server_config(fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoder]:
-    with fake_coder(oauth2_rate_limit=None, api_rate_limit=None) as deployment:
+    with fake_coder(oauth2_rate_limit=None, api_rate_limit=None, dcr=True) as deployment:
         monkeypatch.setenv("CODER_URL", deployment.url)
         yield deployment
 
