@@ -293,7 +293,8 @@ class AuthManager:
         now = self.clock()
         pending = PendingLogin(deployment_url=self.deployment_url, state=state, code_verifier=verifier,
                                redirect_uri=redirect_uri, authorization_url=url,
-                               client_id=registration.client_id, created_at=now, expires_at=now + timeout)
+                               client_id=registration.client_id, created_at=now, expires_at=now + timeout,
+                               cancel_without_state=self.config.oauth_cancel_without_state)
         self.pending_logins.put(pending)
         self._pending = LoginStarted(authorization_url=url, redirect_uri=redirect_uri,
                                      expires_at=pending.expires_at, state=state)
@@ -463,6 +464,7 @@ class AuthManager:
         port = self._loopback_port()
         with LoopbackListener(port=port) as listener:
             started = self.begin_login(listener.redirect_uri, timeout=timeout)
+            listener.expect(started.state, stateless_error=self.config.oauth_cancel_without_state)
             if not (open_browser and _open(started.authorization_url)):
                 show(f"Open this address to log in to Coder:\n{started.authorization_url}")
             try:
@@ -593,13 +595,20 @@ def _finish(
         except LoginStateError as exc:
             state_error = exc
     elif params.error is not None:
-        # Old Coder (G1) cancels without state: fail the one login in flight, by elimination.
-        latest = pending_logins.latest_for(deployment_url, now=now)
+        # Old Coder (G1) cancels without state: fail the one login in flight, by elimination, and
+        # only for a deployment configured as such (c.CoderConfig.oauth_cancel_without_state).
+        latest = pending_logins.latest_for(deployment_url, now=now, cancel_without_state=True)
         if latest is not None:
             with contextlib.suppress(LoginStateError):
                 pending = pending_logins.take(latest.state, now=now)
     if state_error is not None and params.error is None and params.code is not None:
         raise state_error  # the store's message: unknown, already used, or expired
+    if pending is None and params.error is not None:
+        # An error callback that matches no login is refused like any unknown state: it proves
+        # nothing about a login and must not be shown as "cancelled".
+        raise state_error or LoginStateError(
+            "The login callback carried an error but no state, so it cannot be matched to a login "
+            "started here. Click \"Log in\" to try again.", error="invalid_state")
     try:
         code = authorize.check_callback(params, pending, now=now)
         assert pending is not None

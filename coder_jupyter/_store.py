@@ -20,7 +20,9 @@ Layout (the root is ``CODER_JUPYTER_DIR``, else ``<jupyter_data_dir>/coder_jupyt
 
 Every file is written 0600 through a temporary file in the same directory
 (``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)``, write, ``fsync``, ``os.replace``), so a
-reader sees the old file or the new one, never a partial one.
+reader sees the old file or the new one, never a partial one. Writes hold the lock; a process
+killed mid-write leaves ``.<name>.<random>.tmp`` behind, which the next write (under the lock)
+and a logout (:meth:`Store.delete_tokens`) remove.
 
 **Permissions policy.** Directories are (re)set to 0700 whenever the store writes to them. A
 file that is group- or world-accessible is repaired to 0600 and a warning is logged (the usual
@@ -66,6 +68,8 @@ ROOT_ENV = "CODER_JUPYTER_DIR"
 
 _TOMBSTONE_TTL = 24 * 3600.0  # how long "already used" is remembered for a consumed state
 _ORPHAN_TTL = 3600.0  # a ``.taken`` file left by a process that died mid-take
+#: The files :meth:`Store._save` writes (through ``.<name>.<random>.tmp``).
+_SAVED_FILES = ("tokens.json", "registration.json", "metadata.json", "account.json")
 
 
 def store_root(root: Path | str | None = None) -> Path:
@@ -231,8 +235,26 @@ class Store:
             _write_json(marker, {"url": self.deployment_url})
 
     def _save(self, name: str, data: dict[str, Any], *, mtime_ns: int | None = None) -> None:
-        self._prepare()
-        _write_json(self.path / name, data, mtime_ns=mtime_ns)
+        # Every write holds the lock, so whoever holds it knows no write is in flight and may
+        # remove the temporary files a killed process left behind.
+        with self.lock():
+            self.remove_leftovers()
+            _write_json(self.path / name, data, mtime_ns=mtime_ns)
+
+    def remove_leftovers(self) -> int:
+        """Remove temporary files left by a process killed mid-write (they may hold tokens or the
+        client secret). Call with :meth:`lock` held; every write and :meth:`delete_tokens` does.
+
+        Returns:
+            How many files were removed.
+        """
+        removed = 0
+        for name in _SAVED_FILES:
+            for leftover in self.path.glob(f".{name}.*.tmp"):
+                removed += _unlink(leftover)
+        if removed:
+            log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.path)
+        return removed
 
     # -- lock
 
@@ -277,8 +299,13 @@ class Store:
         self._save("tokens.json", tokens.to_json(), mtime_ns=now)
 
     def delete_tokens(self) -> None:
-        """Forget the tokens (idempotent); :meth:`stamp` becomes ``None``."""
-        _unlink(self.path / "tokens.json")
+        """Forget the tokens (idempotent) and any leftover temporary copy of them (or of another
+        store file); :meth:`stamp` becomes ``None``."""
+        if not self.path.is_dir():
+            return
+        with self.lock():
+            _unlink(self.path / "tokens.json")
+            self.remove_leftovers()
 
     def stamp(self) -> tuple[int, int] | None:
         """A cheap change token for the tokens: ``(st_mtime_ns, st_ino)`` of ``tokens.json``, or
@@ -485,15 +512,19 @@ class PendingLogins:
                         path.unlink()
         return removed
 
-    def latest_for(self, deployment_url: str | None, *, now: float | None = None) -> PendingLogin | None:
+    def latest_for(self, deployment_url: str | None, *, now: float | None = None,
+                   cancel_without_state: bool = False) -> PendingLogin | None:
         """The one live pending login for ``deployment_url`` (``None``: any deployment).
 
         For old Coder (G1), whose Cancel redirect carries no ``state``: the login it belongs to is
         found by elimination. Returns ``None`` when there is none **or more than one** (guessing
-        would fail somebody else's login).
+        would fail somebody else's login). With ``cancel_without_state``, only logins of
+        deployments configured as omitting ``state`` count (any web page can send a browser to
+        the callback with a state-less ``error=``; it must not cancel anyone else's login).
         """
         current = time.time() if now is None else now
         live = [p for _, p in self._live(current)
                 if p is not None and not (p.expires_at and current >= p.expires_at)
-                and (deployment_url is None or _same_deployment(p.deployment_url, deployment_url))]
+                and (deployment_url is None or _same_deployment(p.deployment_url, deployment_url))
+                and (p.cancel_without_state or not cancel_without_state)]
         return live[0] if len(live) == 1 else None

@@ -307,9 +307,14 @@ def test_error_description_with_markup_is_shown_escaped(
     assert_logged_out(fake)
 
 
-def test_unknown_error_code_with_markup_is_escaped(fake: FakeCoder, fetch: Fetch) -> None:
+def test_unknown_error_code_with_markup_is_escaped(
+    fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
+) -> None:
+    started = auth.begin_login(callback_url)
+
     # When
-    response = fetch(CALLBACK, params={"error": "<b>bad</b>", "error_description": "\"'><svg onload=x>"})
+    response = fetch(CALLBACK, params={"error": "<b>bad</b>", "error_description": "\"'><svg onload=x>",
+                                        "state": started.state})
 
     # Then
     assert response.code == 400
