@@ -16,6 +16,7 @@ site gets them without passing them along.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -218,7 +219,5 @@ class Watchdog:
     def _fire(self) -> None:
         self.fired = True
         for sock in self._sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

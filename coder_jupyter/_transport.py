@@ -167,22 +167,24 @@ def _send(client: httpx.Client, request: httpx.Request, limits: Limits) -> httpx
 
 
 async def _asend(client: httpx.AsyncClient, request: httpx.Request, limits: Limits) -> httpx.Response:
-    """Async twin of :func:`_send` (the deadline is an :func:`asyncio.timeout`)."""
+    """Async twin of :func:`_send` (the deadline is an :func:`asyncio.wait_for`)."""
     url = url_without_query(request.url)
     started = time.monotonic()
 
     def expired() -> bool:
         return time.monotonic() - started > limits.deadline
 
+    async def exchange() -> httpx.Response:
+        response = await client.send(request, stream=True)
+        await aread_capped(response, limits, url=url, expired=expired)
+        return response
+
     try:
-        async with asyncio.timeout(limits.deadline):
-            response = await client.send(request, stream=True)
-            await aread_capped(response, limits, url=url, expired=expired)
-    except TimeoutError as exc:
+        return await asyncio.wait_for(exchange(), limits.deadline)
+    except asyncio.TimeoutError as exc:
         if isinstance(exc, CoderError):
             raise
         raise deadline_error(request, limits.deadline, url) from None
-    return response
 
 
 def unexpected_response(response: httpx.Response, why: str) -> UnexpectedResponseError:

@@ -7,8 +7,8 @@ The tree::
     ├── NotLoggedInError                     no credentials yet: log in (widget, %coder login, coder.auth)
     ├── TransportError                       the deployment could not be reached (DNS, refused, TLS, timeout)
     │   ├── ResponseTooLargeError            an answer exceeded the response size cap
-    │   └── DeadlineExceededError (TimeoutError)  a request took longer than the per-request deadline
-    ├── UnexpectedResponseError              an answer that is not what the call expects (HTML, a 3xx, bad JSON)
+    │   └── DeadlineExceededError            a request outlived the per-request deadline (TimeoutError)
+    ├── UnexpectedResponseError              not the answer the call expects (HTML, a 3xx, bad JSON)
     ├── OAuthError                           an OAuth 2.x error (RFC 6749 §5.2 / §4.1.2.1, RFC 7591 §3.2.2)
     │   ├── OAuthUnavailableError            the deployment's OAuth2 provider is off: use an API token
     │   ├── RegistrationUnavailableError     dynamic client registration is off: use a pre-registered client

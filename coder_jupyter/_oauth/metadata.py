@@ -9,8 +9,10 @@ endpoint must be ``https://`` too — the code, the PKCE verifier, the client se
 tokens travel to them. Metadata naming an ``http://`` endpoint is refused with
 :class:`~coder_jupyter.errors.InvalidMetadataError` (``error="insecure_endpoint"``) naming the
 field. A plain-``http://`` deployment is the user's explicit choice (tests and demos on
-``http://127.0.0.1``) and may use ``http://`` endpoints. Coder's "provider disabled" answers (G3: 404 ``Route not found``; G1: 403 "requires
-enabling the 'oauth2' experiment") become :class:`~coder_jupyter.errors.OAuthUnavailableError`
+``http://127.0.0.1``) and may use ``http://`` endpoints.
+
+Coder's "provider disabled" answers (G3: 404 ``Route not found``; G1: 403 "requires enabling the
+'oauth2' experiment") become :class:`~coder_jupyter.errors.OAuthUnavailableError`
 with the next step in plain words.
 """
 
