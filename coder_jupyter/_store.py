@@ -40,6 +40,7 @@ login, refresh or logout is noticed without reading or polling the file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -49,6 +50,8 @@ import re
 import secrets
 import stat
 import time
+import types
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,8 +195,34 @@ def _unlink(path: Path) -> bool:
     return True
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (from JSON) has the type ``hint`` names (the shapes the models use)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (str, int, bool):
+        return isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
+    return True
+
+
 def _decode(cls: Any, data: dict[str, Any] | None, path: Path) -> Any:
     if data is None:
+        return None
+    # A file someone edited (or a format from another version) must read as absent, not as a
+    # token that is a number or a state that is null.
+    hints = typing.get_type_hints(cls)
+    wrong = [f.name for f in dataclasses.fields(cls)
+             if f.name in data and not _fits(data[f.name], hints[f.name])]
+    if wrong:
+        log.warning("ignoring unreadable %s (bad %s)", path, ", ".join(wrong))
         return None
     try:
         return cls.from_json(data)

@@ -164,7 +164,8 @@ def test_a_trickling_server_hits_the_deadline(kind: str, phase: str) -> None:
             while not server.stopped(0.05):
                 conn.sendall(b"X-Slow: y\r\n")
         else:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000\r\n\r\n")
             while not server.stopped(0.05):
                 conn.sendall(b" ")
 
@@ -228,7 +229,8 @@ def _truncated(conn: socket.socket, head: bytes) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(("handler", "content_type"), [(_html, "text/html"), (_truncated, "application/json")],
+@pytest.mark.parametrize(("handler", "content_type"),
+                         [(_html, "text/html"), (_truncated, "application/json")],
                          ids=["html", "truncated"])
 def test_a_non_json_answer_is_a_typed_error(kind: str, handler: Any, content_type: str) -> None:
     with raw_server(handler) as server:
@@ -248,8 +250,8 @@ def test_a_non_json_answer_is_a_typed_error(kind: str, handler: Any, content_typ
 def test_a_redirect_is_an_error_and_credentials_never_reach_the_other_origin(kind: str) -> None:
     with raw_server(lambda conn, head: conn.sendall(answer("200 OK", b"{}"))) as other:
         location = f"{other.url}/api/v2/users/me"
-        with raw_server(lambda conn, head: conn.sendall(
-                answer("302 Found", b"", content_type="text/html", extra=f"Location: {location}\r\n"))) as server:
+        redirect = answer("302 Found", b"", content_type="text/html", extra=f"Location: {location}\r\n")
+        with raw_server(lambda conn, head: conn.sendall(redirect)) as server:
             coder = open_coder(kind, server.url)
             try:
                 with pytest.raises(UnexpectedResponseError) as caught:
