@@ -50,7 +50,11 @@ def metadata_url(deployment_url: str) -> str:
 def _is_http_url(value: object) -> bool:
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError:  # "https://[::1" and other malformed hosts
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
@@ -60,9 +64,12 @@ def check_no_downgrade(deployment_url: str, field: str, url: str | None, *, doin
     Raises:
         InvalidMetadataError: ``error="insecure_endpoint"``, naming ``field``.
     """
-    if url is None or urlsplit(deployment_url).scheme.lower() != "https":
+    def scheme(u: str) -> str:
+        return u.partition(":")[0].strip().lower()
+
+    if url is None or scheme(deployment_url) != "https":
         return
-    if urlsplit(url).scheme.lower() != "https":
+    if scheme(url) != "https":
         raise InvalidMetadataError(
             f"{doing} failed: {deployment_url} uses https, but its {field!r} is not https "
             f"({printable(url, 200)}). coder_jupyter never sends a code, secret or token in clear "

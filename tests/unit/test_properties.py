@@ -135,7 +135,8 @@ def test_callback_queries_parse_and_check_or_raise_typed(query: Any, pending_sta
 @FEW
 @given(content=st.binary(max_size=300) | json_value.map(lambda v: json.dumps(v).encode())
        | objects("access_token", "refresh_token", "client_id", "expires_at", "method", "fetched_at",
-                 "metadata", "issuer", "state", "deployment_url", "code_verifier").map(lambda v: json.dumps(v).encode()),
+                 "metadata", "issuer", "state", "deployment_url", "code_verifier")
+       .map(lambda v: json.dumps(v).encode()),
        name=st.sampled_from(["tokens.json", "registration.json", "metadata.json", "account.json"]))
 def test_store_files_load_or_read_as_absent(tmp_path: Path, content: bytes, name: str) -> None:
     store = Store(BASE, root=tmp_path)
