@@ -77,3 +77,51 @@ def answer(status: str, body: bytes, *, content_type: str = "application/json",
     """A whole HTTP/1.1 answer with ``Content-Length``."""
     return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
             f"{extra}Connection: close\r\n\r\n").encode() + body
+
+
+class TrickleProxy(RawServer):
+    """Forwards every request to ``target`` and answers with the target's response, its URLs
+    rewritten to the proxy's; once :meth:`arm` ed, answers to paths matching its pattern are sent
+    one byte every 50 ms (headers first, then the body) until the client gives up."""
+
+    def __init__(self, target: str) -> None:
+        import re
+
+        self._target, self._trickle = target.rstrip("/"), re.compile(r"(?!)")
+        self.forwarded: list[str] = []
+        super().__init__(self._proxy)
+
+    def arm(self, trickle: str) -> None:
+        """Trickle the answers to paths matching ``trickle`` from now on; forget what was forwarded."""
+        import re
+
+        self._trickle, self.forwarded = re.compile(trickle), []
+
+    def _proxy(self, conn: socket.socket, head: bytes) -> None:
+        import httpx
+
+        head_part, _, rest = head.partition(b"\r\n\r\n")
+        lines = head_part.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = [tuple(line.split(": ", 1)) for line in lines[1:] if ": " in line]
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        send = [(k, v.replace(self.url, self._target)) for k, v in headers
+                if k.lower() not in ("host", "content-length", "connection", "accept-encoding")]
+        self.forwarded.append(f"{method} {path}")
+        with httpx.Client() as client:
+            upstream = client.request(method, self._target + path, headers=send, content=rest)
+        body = upstream.content.replace(self._target.encode(), self.url.encode())
+        out = f"HTTP/1.1 {upstream.status_code} {upstream.reason_phrase}\r\n"
+        for k, v in upstream.headers.multi_items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                out += f"{k}: {v.replace(self._target, self.url)}\r\n"
+        data = f"{out}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+        if not self._trickle.search(path.split("?")[0]):
+            conn.sendall(data)
+            return
+        for i in range(len(data)):
+            if self.stopped(0.05):
+                return
+            conn.sendall(data[i:i + 1])
