@@ -5,7 +5,7 @@ Every request :func:`coder_jupyter._transport.drive` / ``adrive`` sends is bound
 * **Size**: the body is streamed and reading stops at ``max_response_bytes`` (decoded bytes, so a
   compressed bomb is caught too); a larger ``Content-Length`` is refused before reading.
   Default 64 MiB (``CODER_JUPYTER_MAX_RESPONSE_BYTES``, ``c.CoderConfig.max_response_bytes``):
-  a page of 250 workspaces is about 1 MB, a listing of 10 000 in one page about 40 MB.
+  a page of 250 workspaces is about 0.8 MB, a listing of 10 000 in one answer about 32 MB.
 * **Time**: connect, headers and the whole body must finish within ``deadline`` seconds.
   Default 120 s (``CODER_JUPYTER_REQUEST_DEADLINE``, ``c.CoderConfig.request_deadline``). The
   per-read ``timeout`` alone lets a server trickling a byte every few seconds hold a call forever.
