@@ -17,6 +17,8 @@ site gets them without passing them along.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import socket
 import threading
@@ -177,6 +179,38 @@ async def aread_capped(response: httpx.Response, limits: Limits, *, url: str,
     response._content = b"".join(chunks)
 
 
+class _Deadlines:
+    """One daemon thread for every request's deadline (a heap), instead of a timer thread each."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Watchdog]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, watchdog: Watchdog) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._seq), watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="coder-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is watchdog:  # an earlier wake-up is needed
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    _, _, watchdog = heapq.heappop(self._heap)
+                    if not watchdog.done:
+                        watchdog.fire()
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
+_deadlines = _Deadlines()
+
+
 class Watchdog:
     """Ends a blocking request at its deadline, also while the server trickles its headers.
 
@@ -190,8 +224,7 @@ class Watchdog:
         self.started = time.monotonic()
         self.deadline = deadline
         self.fired = False
-        self._timer = threading.Timer(deadline, self._fire)
-        self._timer.daemon = True
+        self.done = False
         previous = request.extensions.get("trace")
 
         def trace(event: str, info: dict[str, Any]) -> None:
@@ -210,13 +243,14 @@ class Watchdog:
         return self.fired or time.monotonic() - self.started > self.deadline
 
     def __enter__(self) -> Watchdog:
-        self._timer.start()
+        _deadlines.add(self.started + self.deadline, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self.done = True
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """The deadline passed: shut the request's sockets down (the blocked read fails)."""
         self.fired = True
         for sock in self._sockets:
             with contextlib.suppress(OSError):
