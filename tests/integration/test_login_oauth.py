@@ -101,7 +101,8 @@ def test_cancel_shows_access_denied(coder_fake: FakeCoder) -> None:
 
 @pytest.mark.coder_fake(generation="g1")
 def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) -> None:
-    auth = AuthManager(coder_fake.url)
+    # Given a deployment configured as one whose Cancel omits state (G1)
+    auth = AuthManager(coder_fake.url, config=CoderConfig(oauth_cancel_without_state=True))
     started = auth.begin_login(redirect_uri=REDIRECT)
     cancel = consent(coder_fake, started.authorization_url, allow=False)
     assert "state" not in parse_qs(urlsplit(cancel).query)
@@ -287,11 +288,12 @@ def test_loopback_listener_is_single_use_and_times_out() -> None:
     from coder_jupyter.errors import LoginTimeoutError
 
     with LoopbackListener(outcome_timeout=0.01) as listener:
+        listener.expect("s")
         assert httpx.get(f"http://127.0.0.1:{listener.port}/favicon.ico").status_code == 404
         first = httpx.get(listener.redirect_uri + "?code=c&state=s")
         assert first.status_code == 200 and "code=c" not in first.text
         assert listener.wait(1).endswith("/callback?code=c&state=s")
-        assert httpx.get(listener.redirect_uri + "?code=d&state=t").status_code == 404
+        assert httpx.get(listener.redirect_uri + "?code=d&state=s").status_code == 404
     with LoopbackListener() as idle, pytest.raises(LoginTimeoutError):
         idle.wait(0.05)
 
