@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-
 from coder_jupyter._login import AuthManager
 from coder_jupyter.testing import FakeCoder
 

@@ -36,7 +36,8 @@ def test_wait_for_login_returns_when_the_browser_login_completes_elsewhere() -> 
 
 
 def test_wait_for_login_without_a_login_times_out_plainly() -> None:
-    with fake_coder(dcr=True) as fake, Coder(fake.url) as coder, pytest.raises(LoginTimeoutError, match="Log in"):
+    with fake_coder(dcr=True) as fake, Coder(fake.url) as coder, \
+            pytest.raises(LoginTimeoutError, match="Log in"):
         coder.wait_for_login(timeout=0.3)
 
 

@@ -22,9 +22,9 @@ from rawserver import RawServer, answer, raw_server
 from coder_jupyter import AsyncCoder, Coder
 from coder_jupyter._config import CoderConfig
 from coder_jupyter._connection import ConnectionSettings, make_client
+from coder_jupyter._engine import finish_login
 from coder_jupyter._flows import discover
 from coder_jupyter._limits import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES
-from coder_jupyter._engine import finish_login
 from coder_jupyter._login import AuthManager
 from coder_jupyter._loopback import LoopbackListener
 from coder_jupyter._oauth.metadata import parse_metadata
