@@ -16,12 +16,12 @@ from oauthhelpers import login_by_consent  # pytest puts this test directory on 
 from coder_jupyter._login import AuthManager
 from coder_jupyter.testing import FakeCoder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 WORKER = """
 import sys, httpx
 from coder_jupyter._login import AuthManager
-
-# Coder's G4 default has DCR off: these tests play an admin who turned it on.
-pytestmark = pytest.mark.coder_fake(dcr=True)
 auth = AuthManager(sys.argv[1])
 sys.stdout.write("ready\\n"); sys.stdout.flush()
 sys.stdin.readline()                      # all processes start together
