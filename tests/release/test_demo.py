@@ -133,7 +133,8 @@ def test_the_demo_from_a_clean_clone_opens_the_notebook_and_leaves_the_clone_cle
 ) -> None:
     # Given a fresh clone, and the demo started in it as the README says
     clone = copy_working_tree(tmp_path / "clone")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODER_", "JUPYTER"))}
+    # (The demo keeps its store in the clone's .demo/; CODER_CONFIG_DIR stays the suite's empty one.)
+    env = {k: v for k, v in os.environ.items() if k != "CODER_JUPYTER_DIR" and not k.startswith("JUPYTER")}
     env.update(DEMO_PORT=str(_free_port()), DEMO_WORKSPACES="3", PYTHONUNBUFFERED="1")
     log = (tmp_path / "demo.log").open("wb")
     proc = subprocess.Popen([sys.executable, str(clone / ".ci" / "demo.py"), "--no-browser"], cwd=clone,
