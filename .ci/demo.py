@@ -108,16 +108,22 @@ def enable_dynamic_registration(coder_url: str, admin_token: str) -> str:
             "(PUT /api/v2/oauth2-provider/settings, as a Coder owner does once)")
 
 
-def wait_for_lab(lab: subprocess.Popen[bytes], runtime: Path, timeout: float = 180) -> dict[str, Any] | None:
-    """The server-info file JupyterLab writes once it listens; None if it exits or times out."""
+def wait_for_lab(lab: subprocess.Popen[bytes], runtime: Path, started: float,
+                 timeout: float = 180) -> dict[str, Any] | None:
+    """The server-info file JupyterLab writes once it listens; None if it exits or times out.
+
+    A file older than ``started`` is a leftover of a killed earlier run whose PID was reused.
+    """
     info_file = runtime / f"jpserver-{lab.pid}.json"
     deadline = time.monotonic() + timeout
     while lab.poll() is None and time.monotonic() < deadline:
         try:
-            info: dict[str, Any] = json.loads(info_file.read_text(encoding="utf-8"))
-            return info
+            if info_file.stat().st_mtime >= started:
+                info: dict[str, Any] = json.loads(info_file.read_text(encoding="utf-8"))
+                return info
         except (OSError, ValueError):  # not written yet, or half-written
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     return None
 
 
@@ -173,9 +179,10 @@ def main(argv: list[str]) -> int:
                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
         if hasattr(os, "getuid") and os.getuid() == 0:
             lab_cmd.append("--allow-root")
+        started = time.time() - 1  # (file system timestamps can be coarser than the clock)
         lab = subprocess.Popen([*lab_cmd, *argv], env=env)  # noqa: S603
         children.append(lab)
-        info = wait_for_lab(lab, runtime)
+        info = wait_for_lab(lab, runtime, started)
         if info is None:
             print("demo: JupyterLab did not start (see its messages above)", file=sys.stderr)
             return 1
