@@ -196,3 +196,60 @@ def test_panel_in_jupyterlab(page: Any, jupyter_server: JupyterServer, ui_fake: 
 def test_panel_in_notebook7(page: Any, jupyter_server: JupyterServer, ui_fake: Any) -> None:
     name = _write_notebook(jupyter_server.root)
     _panel_flow(page, jupyter_server, ui_fake, jupyter_server.notebook7(name), "notebook7")
+
+
+def test_panel_with_thousands_of_workspaces_and_a_failing_deployment(
+    page: Any, jupyter_server: JupyterServer, ui_fake: Any
+) -> None:
+    owner = f"bulk{uuid.uuid4().hex[:6]}"
+    ui_fake.create_user(owner, workspaces=3000)
+
+    # Given the panel, logged in, filtered to a user with 3000 workspaces
+    page.goto(f"{jupyter_server.url}lab?token={jupyter_server.token}")
+    _wait_for_app(page)
+    page.locator(".lm-TabBar-tab[data-id='coder-jupyter-panel']").click()
+    panel = page.locator("#coder-jupyter-panel")
+    with page.expect_popup() as popup_info:
+        panel.get_by_role("button", name="Log in to Coder").click()
+    _consent(popup_info.value, ui_fake)
+    panel.locator(".cj-panel-user", has_text=ui_fake.username).wait_for()
+    search = panel.get_by_role("searchbox", name="Filter workspaces (Coder search syntax)")
+    search.fill(f"owner:{owner}")
+    search.press("Enter")
+    panel.locator(".cj-panel-summary", has_text="3000 workspaces").wait_for()
+    panel.locator(".cj-panel-row[aria-posinset='1'][data-name]").wait_for()
+    ui_fake.clear_requests()
+
+    # Then only the visible rows are in the page
+    assert panel.locator(".cj-panel-row").count() < 40
+
+    # When the user scrolls to the end, the last page is fetched and only it
+    page.evaluate("() => { const s = document.querySelector('#coder-jupyter-panel .cj-panel-scroller');"
+                  " s.scrollTop = s.scrollHeight; }")
+    panel.locator(".cj-panel-row[aria-posinset='3000'][data-name]").wait_for()
+    assert panel.locator(".cj-panel-row").count() < 40
+    assert ui_fake.request_counts()["GET", "/api/v2/workspaces"] <= 2
+
+    # When Coder fails, the panel says so and offers Retry; Retry recovers once Coder is back
+    fault = ui_fake.add_fault("error", r"^/api/v2/workspaces$", "GET", status=503)
+    try:
+        panel.get_by_role("button", name="Refresh workspaces").click()
+        panel.locator(".cj-panel-message[data-kind='error']").wait_for()
+        ARTIFACTS.mkdir(exist_ok=True)
+        panel.screenshot(path=str(ARTIFACTS / "panel-error-lab.png"))
+    finally:
+        ui_fake.remove_fault(fault.id)
+    panel.get_by_role("button", name="Retry").click()
+    panel.locator(".cj-panel-row[aria-posinset='1'][data-name]").wait_for()
+    assert panel.locator(".cj-panel-message[data-kind='error']").count() == 0
+
+    # When Coder rate-limits, the panel says it will back off instead of hammering
+    fault = ui_fake.add_fault("ratelimit", r"^/api/v2/workspaces$", "GET", retry_after=45)
+    try:
+        panel.get_by_role("button", name="Refresh workspaces").click()
+        message = panel.locator(".cj-panel-message[data-kind='error']")
+        message.wait_for()
+        assert "rate limiting" in message.inner_text()
+        assert re.search(r"retrying in (4[5-9]|[5-9]\d) s", message.inner_text()), message.inner_text()
+    finally:
+        ui_fake.remove_fault(fault.id)
