@@ -295,7 +295,9 @@ export class CoderPanel extends Widget {
       }
       this._who.append(link);
       const user = status.status === 'logged_in' ? (status.username ?? 'logged in') : 'logged out';
-      this._who.append(el('span', 'cj-panel-user', ` · ${user}`));
+      const who = el('div', 'cj-panel-user', user);
+      who.title = status.status === 'logged_in' ? `Logged in as ${user} (${status.method ?? '?'})` : '';
+      this._who.append(who);
     }
     const canLogIn = status !== null && status.status !== 'unconfigured';
     this._authButton.hidden = !canLogIn;
