@@ -149,6 +149,14 @@ def _panel_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: 
     focused = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
     assert focused == "Open workspace-3 in the Coder dashboard"
 
+    # "Copy coder ssh" confirms what it copied; "Open in the Coder dashboard" opens the workspace's page
+    _row(panel, target).get_by_role("button", name=f'Copy "coder ssh {target}"').click()
+    page.locator(".Toastify__toast", has_text=f"coder ssh {target}").first.wait_for()
+    with page.context.expect_page() as dashboard_info:
+        _row(panel, target).get_by_role("button", name=f"Open {target} in the Coder dashboard").click()
+    assert dashboard_info.value.url == f"{fake.url}/@{fake.username}/{target}"
+    dashboard_info.value.close()
+
     # When the user inserts a workspace in the notebook, a cell appears that runs and shows it
     full = f"{fake.username}/{target}"
     _row(panel, target).get_by_role("button", name=f"Insert {target} in the notebook").click()
