@@ -603,6 +603,9 @@ export class CoderPanel extends Widget {
   private _toggle(ws: IWorkspace, index: number): void {
     if (this._expanded.has(ws.id)) {
       this._expanded.delete(ws.id);
+      if (this._progress.get(ws.id)?.error) {
+        this._progress.delete(ws.id); // collapsing dismisses a failed action's message
+      }
     } else {
       this._expanded.set(ws.id, index);
       void this._loadDetail(ws.id);
