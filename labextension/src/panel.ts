@@ -9,7 +9,7 @@
  * they scroll into view.
  */
 
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, Notification } from '@jupyterlab/apputils';
 import {
   LabIcon,
@@ -757,7 +757,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'coder-jupyter:panel',
   description: 'The Coder sidebar panel: your workspaces, start/stop/open without writing code.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd): void => {
+  optional: [ILayoutRestorer],
+  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null): void => {
     const panel = new CoderPanel(app, coderStatus());
     app.commands.addCommand(PanelCommandIDs.open, {
       label: 'Show Coder workspaces',
@@ -771,6 +772,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     try {
       app.shell.add(panel, 'left', { rank: 900 });
+      restorer?.add(panel, panel.id); // reopen the panel where the user left it
     } catch (error) {
       console.warn('coder-jupyter: this front end has no left area for the Coder panel', error);
     }

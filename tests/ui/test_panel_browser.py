@@ -61,6 +61,20 @@ def _wait_for_app(page: Any) -> None:
                            "'coder-jupyter:open-panel')", timeout=60_000)
 
 
+def _open_panel(page: Any, flavour: str) -> Any:
+    """Show the panel like a user: its sidebar tab in JupyterLab (unless the restored layout
+    already shows it: a click would close it), the command in Notebook 7."""
+    page.evaluate("() => window.jupyterapp.restored.then(() => null)")
+    panel = page.locator("#coder-jupyter-panel")
+    if flavour == "lab":
+        if not panel.is_visible():
+            page.locator(".lm-TabBar-tab[data-id='coder-jupyter-panel']").click()
+    else:
+        page.evaluate("() => window.jupyterapp.commands.execute('coder-jupyter:open-panel')")
+    panel.wait_for(state="visible")
+    return panel
+
+
 def _row(panel: Any, name: str) -> Any:
     return panel.locator(f".cj-panel-row[data-name='{name}']")
 
@@ -88,12 +102,7 @@ def _panel_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: 
     page.goto(url)
     _wait_for_app(page)
     _wait_for_kernel(page)
-    if flavour == "lab":
-        page.locator(".lm-TabBar-tab[data-id='coder-jupyter-panel']").click()
-    else:
-        page.evaluate("() => window.jupyterapp.commands.execute('coder-jupyter:open-panel')")
-    panel = page.locator("#coder-jupyter-panel")
-    panel.wait_for(state="visible")
+    panel = _open_panel(page, flavour)
 
     # Then it offers to log in; logging in from the panel lists the fake's workspaces
     panel.locator(".cj-panel-message[data-kind='login']").wait_for()
@@ -218,8 +227,7 @@ def test_panel_with_thousands_of_workspaces_and_a_failing_deployment(
     # Given the panel, logged in, filtered to a user with 3000 workspaces
     page.goto(f"{jupyter_server.url}lab?token={jupyter_server.token}")
     _wait_for_app(page)
-    page.locator(".lm-TabBar-tab[data-id='coder-jupyter-panel']").click()
-    panel = page.locator("#coder-jupyter-panel")
+    panel = _open_panel(page, "lab")
     with page.expect_popup() as popup_info:
         panel.get_by_role("button", name="Log in to Coder").click()
     _consent(popup_info.value, ui_fake)
