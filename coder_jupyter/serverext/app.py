@@ -20,6 +20,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Int
 
 from ._backend import LoginBackend
+from ._workspaces import WorkspaceService
 from .handlers import (
     CALLBACK_PATH,
     CallbackHandler,
@@ -28,6 +29,7 @@ from .handlers import (
     LogoutHandler,
     StatusHandler,
 )
+from .workspaces import workspace_handlers
 
 __all__ = ["CoderJupyterApp"]
 
@@ -56,6 +58,7 @@ class CoderJupyterApp(ExtensionApp):
 
     backend: LoginBackend
     executor: ThreadPoolExecutor
+    workspaces: WorkspaceService
 
     def initialize_settings(self) -> None:
         """Create the backend (configured from this app's traitlets config) and the worker pool."""
@@ -63,6 +66,7 @@ class CoderJupyterApp(ExtensionApp):
         self.executor = ThreadPoolExecutor(
             max_workers=max(1, self.executor_workers), thread_name_prefix="coder-jupyter"
         )
+        self.workspaces = WorkspaceService(parent=self)
 
     def initialize_handlers(self) -> None:
         """Register the routes; ``ExtensionApp`` prefixes each with the server's ``base_url``."""
@@ -73,6 +77,7 @@ class CoderJupyterApp(ExtensionApp):
             ("coder/api/logout", LogoutHandler),
             ("coder/api/cancel", CancelHandler),
         ]
+        handlers += workspace_handlers()  # the JupyterLab "Coder" panel (serverext/workspaces.py)
         self.handlers.extend(handlers)
 
     async def stop_extension(self) -> None:
@@ -83,3 +88,6 @@ class CoderJupyterApp(ExtensionApp):
         backend = getattr(self, "backend", None)
         if backend is not None:
             backend.close()
+        workspaces = getattr(self, "workspaces", None)
+        if workspaces is not None:
+            await workspaces.close()

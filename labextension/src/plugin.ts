@@ -8,7 +8,8 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
-import { CoderStatus, CoderStatusItem, CommandIDs, login, logout, toggle } from './statusbar';
+import { coderStatus } from './shared';
+import { CoderStatusItem, CommandIDs, login, logout, toggle } from './statusbar';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
 /** Registers `LoginModel` / `LoginView` under the module `coder-jupyter`. */
@@ -33,7 +34,7 @@ export const statusPlugin: JupyterFrontEndPlugin<void> = {
   optional: [IStatusBar, ICommandPalette],
   autoStart: true,
   activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null, palette: ICommandPalette | null): void => {
-    const status = new CoderStatus();
+    const status = coderStatus(); // shared with the Coder panel
     const { commands } = app;
     const category = 'Coder';
 
