@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from oauthhelpers import query_of  # pytest puts this test directory on sys.path
 from pytest_jupyter.jupyter_server import *  # noqa: F403 -- module-local pytest-jupyter fixtures
 from test_serverext import CALLBACK, Fetch, _cookie_login, anonymous_xsrf, consent
 from tornado.httpclient import HTTPResponse
@@ -67,7 +68,7 @@ def fetch(jp_fetch: Any, jp_asyncio_loop: Any) -> Fetch:
 def logged_in(fake: FakeCoder, fetch: Fetch) -> None:
     """Log the Jupyter server in to the fake through its own routes, as the panel does."""
     started = json.loads(fetch("coder/api/login", method="POST", body="{}").body)
-    assert fetch(CALLBACK, params=consent(fake, started["authorization_url"])).code == 200
+    assert fetch(CALLBACK, params=query_of(consent(fake, started["authorization_url"]))).code == 200
     fake.clear_requests()
 
 
@@ -315,7 +316,7 @@ def test_unknown_actions_are_refused(fake: FakeCoder, fetch: Fetch, action: str)
 
 def test_no_response_body_ever_carries_a_credential(fake: FakeCoder, fetch: Fetch) -> None:
     started = json.loads(fetch("coder/api/login", method="POST", body="{}").body)
-    params = consent(fake, started["authorization_url"])
+    params = query_of(consent(fake, started["authorization_url"]))
     assert fetch(CALLBACK, params=params).code == 200
     tokens = AuthManager(fake.url).credentials.current()
     assert tokens is not None and tokens.access_token and tokens.refresh_token
