@@ -287,7 +287,7 @@ def refresh(
                                        doing="Refreshing the Coder session",
                                        previous_refresh_token=tokens.refresh_token)
     # A refresh without ``scope`` keeps the grant (RFC 6749 §6): so does our record of it.
-    return new if new.scope else dataclasses.replace(new, scope=tokens.scope)
+    return dataclasses.replace(new, scope=" ".join(_scopes.granted_scope(new.scope, tokens.scope or ())))
 
 
 def revoke(
