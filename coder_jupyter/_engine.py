@@ -264,11 +264,6 @@ class OAuthEngine:
         it is; ``None`` when neither is (``client_id=None``: whichever one is configured)."""
         pre_id, pre_secret = self.config.oauth_client()
         if pre_id and client_id in (pre_id, None):
-            offered = metadata.token_endpoint_auth_methods_supported if metadata else ()
-            if metadata is None:
-                metadata = AuthServerMetadata(issuer="", authorization_endpoint="", token_endpoint="",
-                                              token_endpoint_auth_methods_supported=offered or
-                                              ("client_secret_basic",))
             return flows.preregistered_client(metadata, pre_id, pre_secret)
         registration = self.store.load_registration()
         if registration is not None and client_id in (registration.client_id, None):

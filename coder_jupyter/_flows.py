@@ -77,16 +77,17 @@ def discover(deployment_url: str) -> Generator[httpx.Request, httpx.Response, Au
 
 
 def preregistered_client(
-    metadata: AuthServerMetadata, client_id: str, client_secret: str | None = None
+    metadata: AuthServerMetadata | None, client_id: str, client_secret: str | None = None
 ) -> ClientRegistration:
     """A client an administrator created (``CODER_OAUTH_CLIENT_ID``/``_SECRET``).
 
     With a secret it authenticates with ``client_secret_basic`` (``_post`` if that is all the
-    server offers); without one it is a public client (``none``).
+    server offers; ``metadata=None``: not known, so basic); without one it is a public client
+    (``none``).
     """
     method: ClientAuthMethod = "none"
     if client_secret:
-        offered = metadata.token_endpoint_auth_methods_supported
+        offered = metadata.token_endpoint_auth_methods_supported if metadata else ()
         basic_ok = "client_secret_basic" in offered or "client_secret_post" not in offered
         method = "client_secret_basic" if basic_ok else "client_secret_post"
     return ClientRegistration(client_id=client_id, client_secret=client_secret or None,
