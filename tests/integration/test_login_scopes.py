@@ -10,7 +10,7 @@ from oauthhelpers import REDIRECT, consent, query_of  # pytest puts this test di
 from coder_jupyter._config import CoderConfig
 from coder_jupyter._oauth.scopes import DEFAULT_SCOPES, describe
 from coder_jupyter.client import Coder
-from coder_jupyter.errors import ConfigurationError, InsufficientScopeError, NotFoundError
+from coder_jupyter.errors import ConfigurationError, InsufficientScopeError, NotFoundError, OAuthError
 from coder_jupyter.testing import FakeCoder, fake_coder
 from coder_jupyter.testing._scopes import SCOPE_CATALOG
 
@@ -146,3 +146,20 @@ def test_the_granted_scope_survives_a_refresh() -> None:
         # Then the record of the grant stays
         assert after.access_token != before.access_token
         assert coder.auth.status().scope == tuple(NARROW.split())
+
+
+def test_an_admin_app_whose_allowlist_is_narrower_says_how_to_ask_for_less(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with fake_coder() as fake:
+        app = fake.create_oauth2_app("Jupyter", REDIRECT, scope="coder:workspaces.access user:read")
+        monkeypatch.setenv("CODER_OAUTH_CLIENT_ID", app.client_id)
+        monkeypatch.setenv("CODER_OAUTH_CLIENT_SECRET", app.client_secret)
+        with Coder(fake.url) as coder:
+            started = coder.auth.begin_login(REDIRECT)  # the defaults ask for more than the app may get
+            with pytest.raises(OAuthError, match="invalid_scope") as caught:
+                coder.auth.finish_login(consent(fake, started.authorization_url))
+            assert "--scopes" in str(caught.value)
+            # When the user asks for what the app allows
+            assert _login(fake, coder, NARROW) == NARROW
+            assert coder.me().username == fake.username
