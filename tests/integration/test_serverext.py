@@ -587,7 +587,7 @@ def test_a_forged_stateless_cancel_is_refused_and_the_login_survives(
     text = assert_safe_page(response, "forged")
     assert "Login cancelled" not in text
     assert auth.status().status == "waiting"
-    finished = fetch(CALLBACK, params=consent(fake, started.authorization_url))
+    finished = fetch(CALLBACK, params=consent_query(fake, started.authorization_url))
     assert finished.code == 200 and auth.status().status == "logged_in"
 
 
