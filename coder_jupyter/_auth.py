@@ -83,6 +83,8 @@ class Credentials:
         clock: Unix seconds.
         margin: refresh this many seconds before expiry.
         backoff: the pauses between refresh attempts on transient errors (its length + 1 attempts).
+        client_for: the OAuth2 client that tokens of a given ``client_id`` refresh with (an
+            admin's pre-registered app, or our registration); default: the stored registration.
     """
 
     def __init__(
@@ -95,8 +97,11 @@ class Credentials:
         clock: Callable[[], float] = time.time,
         margin: float = 60.0,
         backoff: Sequence[float] = (0.5, 2.0),
+        client_for: Callable[[str | None, AuthServerMetadata | None],
+                             ClientRegistration | None] | None = None,
     ) -> None:
         self.deployment_url = deployment_url
+        self._client_for = client_for
         self.store = store
         self._client_factory = client_factory
         self._sources = sources
@@ -228,7 +233,10 @@ class Credentials:
     def _refresh_with_retries(self, tokens: TokenSet) -> TokenSet:
         assert self.store is not None
         metadata = self.store.load_metadata()
-        registration = self.store.load_registration()
+        if self._client_for is not None:
+            registration = self._client_for(tokens.client_id, metadata)
+        else:
+            registration = self.store.load_registration()
         if registration is None or (tokens.client_id and registration.client_id != tokens.client_id):
             self._drop("the OAuth2 client registration it belongs to is gone")
         assert registration is not None

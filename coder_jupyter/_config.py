@@ -17,6 +17,9 @@ trait (``c.CoderConfig.``)  environment variable             meaning
                                                              pre-registered app on JupyterHub
                                                              (``https://hub/hub/user-redirect/
                                                              coder/oauth/callback``)
+``scopes``                  ``CODER_OAUTH_SCOPES``           OAuth scopes a login asks for
+                                                             (empty: the defaults, README
+                                                             "Permissions")
 ``login_methods``           ``CODER_JUPYTER_LOGIN_METHODS``  which credential sources, in order
 ``ca_bundle``               ``CODER_TLS_CA_FILE``            PEM CA bundle to trust
 ``client_cert``             ``CODER_TLS_CERT_FILE``          mTLS client certificate (PEM)
@@ -191,6 +194,13 @@ class CoderConfig(Configurable):
         "URIs exactly), set https://<hub>/hub/user-redirect/coder/oauth/callback: the hub forwards it to "
         "the signed-in user's server (default: $CODER_OAUTH_REDIRECT_URI).",
     ).tag(config=True)
+    scopes = List(
+        Unicode(),
+        help="OAuth scopes a login asks for, e.g. [\"coder:workspaces.operate\", \"user:read\"], or "
+        "[\"coder:all\"] for full access. Names this deployment does not offer are dropped with a "
+        "warning. Default: $CODER_OAUTH_SCOPES (space or comma list), else the narrowest set "
+        "covering every coder call (README \"Permissions\").",
+    ).tag(config=True)
     login_methods = List(
         Unicode(),
         help="Credential sources to use, in order, after an explicitly given token: env "
@@ -273,6 +283,10 @@ class CoderConfig(Configurable):
     @default("oauth_redirect_uri")
     def _oauth_redirect_uri_default(self) -> str:
         return env_value("CODER_OAUTH_REDIRECT_URI")
+
+    @default("scopes")
+    def _scopes_default(self) -> list[str]:
+        return env_value("CODER_OAUTH_SCOPES").replace(",", " ").split()
 
     @default("login_methods")
     def _login_methods_default(self) -> list[str]:

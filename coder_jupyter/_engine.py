@@ -23,9 +23,10 @@ which deployment), :meth:`OAuthEngine.finish_login` (the same, preferring this e
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,7 +37,8 @@ from . import _flows as flows
 from ._config import CoderConfig
 from ._connection import ConnectionSettings, make_client
 from ._credentials import pending_logins_for, store_for
-from ._oauth import authorize, pkce
+from ._oauth import authorize, pkce, scopes
+from ._oauth import registration as registration_
 from ._oauth.models import AuthServerMetadata, ClientRegistration, PendingLogin, TokenSet
 from ._public import LoginMethod, printable, safe_url
 from ._store import PendingLogins, Store
@@ -86,6 +88,13 @@ class AuthStatus:
     expires_at: float | None = None
     error: str | None = None
     oauth_available: bool | None = None  # None = not discovered yet
+    #: The OAuth login's granted scope names (``None``: a token login, or unknown).
+    scope: tuple[str, ...] | None = None
+
+    @property
+    def scope_summary(self) -> str:
+        """The granted scope as a short human list (``""`` when there is none to show)."""
+        return scopes.describe(self.scope) if self.scope else ""
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,16 @@ class LoginStarted:
 
 @dataclass(frozen=True)
 class LogoutReport:
-    """What a logout achieved; each step is ``"ok"``, ``"skipped"`` or an error text."""
+    """What a logout achieved; each step is ``"ok"``, ``"skipped"`` or an error text.
+
+    ``revoked_detail`` says what was done on Coder, e.g. ``"revoked the refresh token at
+    https://coder.example.com/oauth2/revoke (RFC 7009, confidential client)"``.
+    """
 
     revoked: str
     local_credentials: str
     registration: str
+    revoked_detail: str = ""
 
 
 def safe_error(exc: BaseException) -> str:
@@ -129,6 +143,12 @@ def usable_redirect_uri(uri: object) -> bool:
 
 class OAuthEngine:
     """OAuth 2.1 for one deployment (discovery, registration, PKCE + state, exchange, revocation).
+
+    Discovery is cached in the store for :data:`METADATA_TTL` seconds and our registration until
+    it fails, so a repeat login sends at most one request (the RFC 7592 read that proves our
+    client still exists) before the consent page opens. A failure that may come from a stale
+    cache discovers again (registration refused) or registers again (``invalid_client`` at the
+    token endpoint, a registration URI that answers 401/403/404).
 
     Args:
         url: the deployment (default: ``CODER_URL`` / the configuration).
@@ -158,6 +178,10 @@ class OAuthEngine:
         self.oauth_available: bool | None = None
         self._metadata: AuthServerMetadata | None = None
         self._metadata_at = 0.0
+        self._discovered = False  # the last metadata() call asked the deployment
+        #: Why an OAuth login cannot start here although the provider is on (DCR off and no
+        #: pre-registered app: the one sentence with the fixes), else ``None``.
+        self.oauth_blocker: str | None = None
 
     def __repr__(self) -> str:
         return f"OAuthEngine({self.deployment_url!r})"
@@ -191,12 +215,14 @@ class OAuthEngine:
             OAuthUnavailableError: the provider is off — the message says to use a token.
         """
         now = self.clock()
+        self._discovered = False
         if not refresh:
             if self._metadata is not None and now - self._metadata_at < METADATA_TTL:
                 return self._metadata
             cached = self.store.load_metadata(max_age=METADATA_TTL, now=now)
             if cached is not None:
-                self._metadata, self._metadata_at = cached, now
+                self._metadata, self._metadata_at, self.oauth_available = cached, now, True
+                self._note_blocker(cached)
                 return cached
         try:
             metadata: AuthServerMetadata = self.run(flows.discover(self.deployment_url))
@@ -205,11 +231,20 @@ class OAuthEngine:
             raise
         self.store.save_metadata(metadata, now=now)
         self._metadata, self._metadata_at, self.oauth_available = metadata, now, True
+        self._discovered = True
+        self._note_blocker(metadata)
         return metadata
 
-    def registration(self, metadata: AuthServerMetadata, redirect_uri: str) -> ClientRegistration:
+    def _note_blocker(self, metadata: AuthServerMetadata) -> None:
+        usable = metadata.registration_endpoint or self.config.oauth_client()[0]
+        self.oauth_blocker = None if usable else registration_.dcr_off_message(
+            self.deployment_url, "its metadata has no registration_endpoint")
+
+    def registration(self, metadata: AuthServerMetadata, redirect_uri: str, *,
+                     scope: str | None = None) -> ClientRegistration:
         """The OAuth2 client to log in with: the admin's pre-registered app, else our dynamic
-        registration (made, or updated for a new ``redirect_uri``, and stored)."""
+        registration (made, or updated for a new ``redirect_uri`` or allowlist ``scope``, and
+        stored)."""
         client_id, client_secret = self.config.oauth_client()
         if client_id:
             return flows.preregistered_client(metadata, client_id, client_secret)
@@ -217,10 +252,23 @@ class OAuthEngine:
             cached = self.store.load_registration()
             registration: ClientRegistration = self.run(flows.ensure_registration(
                 metadata, cached, redirect_uri=redirect_uri, deployment_url=self.deployment_url,
-                client_name=self.config.client_name))
+                client_name=self.config.client_name, scope=scope))
             if registration != cached:
                 self.store.save_registration(registration)
         return registration
+
+    def client_for(self, client_id: str | None,
+                   metadata: AuthServerMetadata | None = None) -> ClientRegistration | None:
+        """The client that tokens issued to ``client_id`` authenticate with (refresh, revoke):
+        the admin's pre-registered app when it is that client, else our stored registration when
+        it is; ``None`` when neither is (``client_id=None``: whichever one is configured)."""
+        pre_id, pre_secret = self.config.oauth_client()
+        if pre_id and client_id in (pre_id, None):
+            return flows.preregistered_client(metadata, pre_id, pre_secret)
+        registration = self.store.load_registration()
+        if registration is not None and client_id in (registration.client_id, None):
+            return registration
+        return None
 
     def registration_for(self, client_id: str, metadata: AuthServerMetadata) -> ClientRegistration:
         """The client a pending login started with (pre-registered, or the stored registration).
@@ -228,10 +276,7 @@ class OAuthEngine:
         Raises:
             LoginStateError: that client is no longer registered here.
         """
-        pre_id, pre_secret = self.config.oauth_client()
-        if pre_id and pre_id == client_id:
-            return flows.preregistered_client(metadata, pre_id, pre_secret)
-        registration = self.store.load_registration()
+        registration = self.client_for(client_id, metadata)
         if registration is None or registration.client_id != client_id:
             raise LoginStateError("The OAuth2 client this login started with is no longer registered here. "
                                   "Click \"Log in\" to start a new login.", error="invalid_state")
@@ -256,8 +301,14 @@ class OAuthEngine:
 
     # -- begin and finish ---------------------------------------------------------------------------
 
+    def wanted_scopes(self, scopes_: str | Sequence[str] | None = None) -> tuple[str, ...]:
+        """The scope names a login asks for before negotiation: ``scopes_`` when given, else
+        ``c.CoderConfig.scopes`` / ``CODER_OAUTH_SCOPES``, else :data:`~._oauth.scopes.DEFAULT_SCOPES`."""
+        return scopes.parse(scopes_) or scopes.parse(self.config.scopes) or scopes.DEFAULT_SCOPES
+
     def begin_login(self, redirect_uri: str | None = None, *,
-                    timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
+                    timeout: float = DEFAULT_LOGIN_TIMEOUT,
+                    scopes: str | Sequence[str] | None = None) -> LoginStarted:
         """Start an OAuth login: discover, register (or reuse) the client, make PKCE + state, and
         record the pending login in the store so any process that receives the callback can
         finish it.
@@ -265,29 +316,52 @@ class OAuthEngine:
         Args:
             redirect_uri: where Coder sends the browser back. Default: the out-of-band URN.
             timeout: seconds the login stays valid.
+            scopes: the scope to ask for (names, space or comma separated, or a list); default
+                :meth:`wanted_scopes`. Names the deployment does not offer are dropped with a
+                warning; a deployment without ``scopes_supported`` is sent none. A wider scope
+                than the current login's simply asks for consent again.
 
         Raises:
             OAuthUnavailableError: the provider is off (use a token).
             RegistrationUnavailableError: DCR is off and no client is configured (the message
                 names CODER_OAUTH_CLIENT_ID).
+            ConfigurationError: the deployment offers none of the wanted scopes.
         """
         redirect_uri = redirect_uri or OOB_REDIRECT_URI
-        metadata = self.metadata(refresh=True)  # a login is rare: see the provider's current state
-        registration = self.registration(metadata, redirect_uri)
+        wanted = self.wanted_scopes(scopes)
+        metadata = self.metadata()
+        try:
+            scope, registration = self._client_and_scope(metadata, redirect_uri, wanted)
+        except CoderError:
+            if self._discovered:
+                raise
+            # The cached discovery may be stale (DCR switched on or off, endpoints moved).
+            metadata = self.metadata(refresh=True)
+            scope, registration = self._client_and_scope(metadata, redirect_uri, wanted)
         verifier, state = pkce.make_verifier(), pkce.make_state()
         url = authorize.authorization_url(metadata, client_id=registration.client_id,
                                           redirect_uri=redirect_uri, state=state,
-                                          code_challenge=pkce.s256_challenge(verifier))
+                                          code_challenge=pkce.s256_challenge(verifier), scope=scope)
         now = self.clock()
         pending = PendingLogin(deployment_url=self.deployment_url, state=state, code_verifier=verifier,
                                redirect_uri=redirect_uri, authorization_url=url,
                                client_id=registration.client_id, created_at=now, expires_at=now + timeout,
-                               cancel_without_state=self.config.oauth_cancel_without_state)
+                               cancel_without_state=self.config.oauth_cancel_without_state,
+                               scope=scope or "")
         self.pending_logins.put(pending)
-        log.info("login started for %s (redirect %s)", self.deployment_url,
-                 safe_url(redirect_uri) if "://" in redirect_uri else redirect_uri)
+        log.info("login started for %s (redirect %s, scope %s)", self.deployment_url,
+                 safe_url(redirect_uri) if "://" in redirect_uri else redirect_uri, scope or "none")
         return LoginStarted(authorization_url=url, redirect_uri=redirect_uri,
                             expires_at=pending.expires_at, state=state)
+
+    def _client_and_scope(self, metadata: AuthServerMetadata, redirect_uri: str,
+                          wanted: tuple[str, ...]) -> tuple[str | None, ClientRegistration]:
+        request = scopes.negotiate_request(wanted, metadata.scopes_supported)
+        if request.dropped:
+            log.warning("%s does not offer the OAuth scope(s) %s; asking without them",
+                        self.deployment_url, " ".join(request.dropped))
+        scope = " ".join(request.to_send) or None
+        return scope, self.registration(metadata, redirect_uri, scope=scope)
 
     def cancel_login(self, state: str) -> None:
         """Forget the pending login ``state`` (its callback will be refused). Idempotent."""
@@ -314,7 +388,9 @@ class OAuthEngine:
             if registration.dynamic:
                 self.store.delete_registration()  # registered anew at the next login
             raise
-        return self.save_login(registration, tokens)
+        # The grant: the token response's scope, else what was asked for (else coder:all).
+        granted = scopes.granted_scope(tokens.scope, pending.scope)
+        return self.save_login(registration, dataclasses.replace(tokens, scope=" ".join(granted)))
 
     def save_login(self, registration: ClientRegistration, tokens: TokenSet) -> AuthStatus:
         """Persist a finished OAuth login (tokens, account, registration) and report it."""
@@ -332,38 +408,61 @@ class OAuthEngine:
         log.info("logged in to %s as %s", self.deployment_url, username)
         return AuthStatus(self.deployment_url, "logged_in", method=tokens.method,
                           username=username if isinstance(username, str) else None,
-                          expires_at=tokens.expires_at, oauth_available=True)
+                          expires_at=tokens.expires_at, oauth_available=True,
+                          scope=scopes.parse(tokens.scope) or None)
 
     # -- ending a session ---------------------------------------------------------------------------
 
-    def revoke(self, tokens: TokenSet) -> str:
-        """End an OAuth session on Coder: the RFC 7009 endpoint when advertised (revoking the
-        refresh token ends the access token too), else Coder's ``DELETE /oauth2/tokens?client_id=``.
-        Never raises: returns ``"ok"`` or ``"failed: …"``."""
-        registration = self.store.load_registration()
-        client_id = tokens.client_id or (registration.client_id if registration else None)
+    def revoke(self, tokens: TokenSet) -> tuple[str, str]:
+        """End an OAuth session on Coder; never raises. Returns ``(outcome, detail)``: ``"ok"``
+        or ``"failed: …"``, and a sentence saying what was sent where.
+
+        With an advertised ``revocation_endpoint`` (RFC 7009), the refresh token is revoked
+        (``token_type_hint=refresh_token``; Coder then deletes its access token too) with the
+        client's own authentication — our registration or the admin's pre-registered app, public
+        or confidential — so it works when the access token has already expired. Only without
+        that endpoint is Coder's ``DELETE /oauth2/tokens?client_id=`` used, which needs a live
+        access token (an expired one is refreshed first).
+        """
         try:
-            metadata = self.store.load_metadata() or self.metadata()
+            metadata: AuthServerMetadata | None = self.metadata()
         except CoderError as exc:
-            metadata, first_error = None, safe_error(exc)
-        else:
-            first_error = "no revocation endpoint"
-        if metadata is not None and metadata.revocation_endpoint and registration is not None \
-                and registration.client_id == client_id:
-            try:
-                token = tokens.refresh_token or tokens.access_token
-                hint = "refresh_token" if tokens.refresh_token else "access_token"
-                self.run(flows.revoke(metadata, registration, token, token_type_hint=hint))
-                return "ok"
-            except CoderError as exc:
-                first_error = safe_error(exc)
+            metadata, why = None, f"discovery failed: {safe_error(exc)}"
+        client = self.client_for(tokens.client_id, metadata)
+        if metadata is not None and metadata.revocation_endpoint:
+            if client is None:
+                why = ("the OAuth2 client this login used is no longer configured here "
+                       "(CODER_OAUTH_CLIENT_ID changed?), so it cannot authenticate to revoke")
+            else:
+                token, hint = ((tokens.refresh_token, "refresh_token") if tokens.refresh_token
+                               else (tokens.access_token, "access_token"))
+                kind = ("public client" if client.token_endpoint_auth_method == "none"  # noqa: S105
+                        else "confidential client")
+                origin = "registered dynamically" if client.dynamic else "pre-registered by an admin"
+                where = safe_url(metadata.revocation_endpoint)
+                try:
+                    self.run(flows.revoke(metadata, client, token, token_type_hint=hint))
+                except CoderError as exc:
+                    return (f"failed: {safe_error(exc)}",
+                            f"Coder refused to revoke the {hint.replace('_', ' ')} at {where}.")
+                return "ok", (f"revoked the {hint.replace('_', ' ')} at {where} (RFC 7009, {kind} "
+                              f"{origin}); its access token ends with it")
+        elif metadata is not None:
+            why = "no revocation endpoint is advertised"
+        client_id = tokens.client_id or (client.client_id if client else None)
         if client_id is None:
-            return f"failed: {first_error}"
+            return f"failed: {why}", "nothing was revoked on Coder"
+        access = tokens.access_token
+        if metadata is not None and client is not None and tokens.refresh_token \
+                and tokens.expires_within(0, now=self.clock()):
+            with contextlib.suppress(CoderError):  # a live access token for the DELETE
+                access = self.run(flows.refresh(metadata, client, tokens, clock=self.clock)).access_token
         try:
-            self.run(flows.revoke_app(self.deployment_url, client_id, tokens.access_token))
-            return "ok"
+            self.run(flows.revoke_app(self.deployment_url, client_id, access))
         except CoderError as exc:
-            return f"failed: {first_error}; then {safe_error(exc)}"
+            return f"failed: {why}; then {safe_error(exc)}", "nothing was revoked on Coder"
+        return "ok", (f"{why}: deleted this app's tokens with DELETE /oauth2/tokens?client_id= "
+                      "(Coder's own revocation)")
 
     def delete_registration(self, registration: ClientRegistration | None) -> str:
         """Delete our dynamic client registration (RFC 7592) and forget it; ``"skipped"`` for

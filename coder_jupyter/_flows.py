@@ -15,6 +15,7 @@ no query string.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Generator
@@ -24,6 +25,7 @@ import httpx
 
 from ._oauth import metadata as _metadata
 from ._oauth import registration as _registration
+from ._oauth import scopes as _scopes
 from ._oauth import tokens as _tokens
 from ._oauth.models import AuthServerMetadata, ClientAuthMethod, ClientRegistration, TokenSet
 from ._oauth.responses import error_from_response, json_object, malformed
@@ -75,16 +77,17 @@ def discover(deployment_url: str) -> Generator[httpx.Request, httpx.Response, Au
 
 
 def preregistered_client(
-    metadata: AuthServerMetadata, client_id: str, client_secret: str | None = None
+    metadata: AuthServerMetadata | None, client_id: str, client_secret: str | None = None
 ) -> ClientRegistration:
     """A client an administrator created (``CODER_OAUTH_CLIENT_ID``/``_SECRET``).
 
     With a secret it authenticates with ``client_secret_basic`` (``_post`` if that is all the
-    server offers); without one it is a public client (``none``).
+    server offers; ``metadata=None``: not known, so basic); without one it is a public client
+    (``none``).
     """
     method: ClientAuthMethod = "none"
     if client_secret:
-        offered = metadata.token_endpoint_auth_methods_supported
+        offered = metadata.token_endpoint_auth_methods_supported if metadata else ()
         basic_ok = "client_secret_basic" in offered or "client_secret_post" not in offered
         method = "client_secret_basic" if basic_ok else "client_secret_post"
     return ClientRegistration(client_id=client_id, client_secret=client_secret or None,
@@ -97,6 +100,7 @@ def register(
     redirect_uris: tuple[str, ...],
     deployment_url: str,
     client_name: str = _registration.CLIENT_NAME,
+    scope: str | None = None,
 ) -> Generator[httpx.Request, httpx.Response, ClientRegistration]:
     """RFC 7591 dynamic registration at the metadata's absolute ``registration_endpoint``.
 
@@ -107,16 +111,16 @@ def register(
     """
     if not metadata.registration_endpoint:
         raise RegistrationUnavailableError(
-            f"{deployment_url} does not allow dynamic client registration (its metadata has no "
-            f"registration_endpoint). {_registration.DCR_HINT}",
+            _registration.dcr_off_message(deployment_url, "its metadata has no registration_endpoint"),
             error="registration_unavailable",
         )
     method = _registration.choose_auth_method(metadata)
-    body = _registration.registration_body(redirect_uris, auth_method=method, client_name=client_name)
+    body = _registration.registration_body(redirect_uris, auth_method=method, client_name=client_name,
+                                           scope=scope)
     response = yield httpx.Request("POST", metadata.registration_endpoint, json=body, headers=_JSON)
     registration = _registration.parse_registration(
         response.status_code, response.content, redirect_uris=redirect_uris, requested=method,
-        metadata=metadata, deployment_url=deployment_url,
+        metadata=metadata, deployment_url=deployment_url, scope=scope,
     )
     log.debug("registered OAuth2 client %s (%s)", registration.client_id,
               registration.token_endpoint_auth_method)
@@ -148,8 +152,9 @@ def update_registration(
     redirect_uris: tuple[str, ...],
     *,
     client_name: str = _registration.CLIENT_NAME,
+    scope: str | None = None,
 ) -> Generator[httpx.Request, httpx.Response, ClientRegistration | None]:
-    """RFC 7592 update (``PUT``) replacing the redirect URIs.
+    """RFC 7592 update (``PUT``) replacing the redirect URIs (and, with ``scope``, the allowlist).
 
     Returns:
         The updated registration, or ``None`` when the client is gone (register again).
@@ -163,10 +168,11 @@ def update_registration(
         raise OAuthError("This client registration cannot be updated (no RFC 7592 endpoint).",
                          error="unsupported")
     body = _registration.registration_body(redirect_uris, auth_method=registration.token_endpoint_auth_method,
-                                           client_id=registration.client_id, client_name=client_name)
+                                           client_id=registration.client_id, client_name=client_name,
+                                           scope=scope)
     response = yield httpx.Request("PUT", where[0], json=body, headers=_bearer(where[1]))
     return _registration.parse_client_configuration(
-        response.status_code, response.content, previous=registration, metadata=metadata)
+        response.status_code, response.content, previous=registration, metadata=metadata, scope=scope)
 
 
 def delete_registration(registration: ClientRegistration) -> Generator[httpx.Request, httpx.Response, bool]:
@@ -193,33 +199,44 @@ def ensure_registration(
     redirect_uri: str,
     deployment_url: str,
     client_name: str = _registration.CLIENT_NAME,
+    scope: str | None = None,
 ) -> Generator[httpx.Request, httpx.Response, ClientRegistration]:
-    """A registration usable with ``redirect_uri``: the cached one when the server still knows it,
-    updated (RFC 7592 ``PUT``) when the redirect URI is new, registered anew otherwise.
+    """A registration usable with ``redirect_uri`` and the allowlist ``scope``: the cached one
+    when the server still knows it, updated (RFC 7592 ``PUT``) when the redirect URI or the
+    allowlist changed, registered anew otherwise.
 
-    A pre-registered client (``dynamic=False``) is returned as is: its redirect URIs are the
-    administrator's business.
+    The read (RFC 7592 ``GET``) is the one request a repeat login sends before the consent page:
+    it proves the client still exists, so the page does not fail with an unknown client. A
+    pre-registered client (``dynamic=False``) is returned as is: its redirect URIs and allowlist
+    are the administrator's business.
     """
     if cached is not None and not cached.dynamic:
         return cached
     if cached is not None and _config_uri(cached) is not None:
         current = yield from read_registration(metadata, cached)
-        if current is not None and _registration.redirect_registered(current, redirect_uri):
+        if current is not None and _fits(current, redirect_uri, scope):
             return current
         if current is not None:
             try:
                 updated = yield from update_registration(
                     metadata, current, _registration.with_redirect_uri(current, redirect_uri),
-                    client_name=client_name)
+                    client_name=client_name, scope=scope)
             except OAuthError as exc:
                 log.debug("updating the client registration failed (%s); registering anew", exc.error)
                 updated = None
-            if updated is not None and _registration.redirect_registered(updated, redirect_uri):
+            if updated is not None and _fits(updated, redirect_uri, scope):
                 return updated
-    elif cached is not None and _registration.redirect_registered(cached, redirect_uri):
+    elif cached is not None and _fits(cached, redirect_uri, scope):
         return cached
     return (yield from register(metadata, redirect_uris=(redirect_uri,), deployment_url=deployment_url,
-                                client_name=client_name))
+                                client_name=client_name, scope=scope))
+
+
+def _fits(registration: ClientRegistration, redirect_uri: str, scope: str | None) -> bool:
+    """The registration names ``redirect_uri`` and carries exactly the allowlist ``scope``
+    (compared as canonical names; no ``scope`` wanted: any allowlist)."""
+    return _registration.redirect_registered(registration, redirect_uri) and (
+        not scope or set(_scopes.parse(registration.scope)) == set(_scopes.parse(scope)))
 
 
 def exchange_code(
@@ -266,10 +283,12 @@ def refresh(
         raise ValueError("these credentials cannot be refreshed (no refresh token)")
     request = _tokens.refresh_request(metadata, registration, refresh_token=tokens.refresh_token)
     response = yield _form(request)
-    return _tokens.parse_token_response(response.status_code, response.content, now=clock(),
-                                        client_id=registration.client_id,
-                                        doing="Refreshing the Coder session",
-                                        previous_refresh_token=tokens.refresh_token)
+    new = _tokens.parse_token_response(response.status_code, response.content, now=clock(),
+                                       client_id=registration.client_id,
+                                       doing="Refreshing the Coder session",
+                                       previous_refresh_token=tokens.refresh_token)
+    # A refresh without ``scope`` keeps the grant (RFC 6749 §6): so does our record of it.
+    return dataclasses.replace(new, scope=" ".join(_scopes.granted_scope(new.scope, tokens.scope or ())))
 
 
 def revoke(

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 import webbrowser
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from . import _flows as flows
 from ._auth import CoderAuth, Credentials
@@ -42,11 +42,13 @@ from ._engine import (
     AuthStatus,
     LoginMethod,
     LoginStarted,
+    LoginStatus,
     LogoutReport,
     OAuthEngine,
     safe_error,
 )
 from ._loopback import LoopbackListener
+from ._oauth import scopes
 from ._oauth.models import AuthServerMetadata, TokenSet
 from ._store import PendingLogins, Store
 from ._transport import drive
@@ -102,8 +104,11 @@ class AuthManager:
         self.clock = clock
         self.sources = CredentialSources(self.config, self.deployment_url, explicit=token)
         self.credentials = Credentials(self.deployment_url, self.store, self.engine.plain_client,
-                                       sources=self.sources, clock=clock)
+                                       sources=self.sources, clock=clock, client_for=self.engine.client_for)
         self._auth = CoderAuth(self.credentials)
+        #: The scope this session's OAuth logins ask for when a call names none (``None``: the
+        #: configuration's, else the defaults); ``%coder login --scopes`` sets it.
+        self.requested_scopes: str | Sequence[str] | None = None
         self._pending: LoginStarted | None = None
         self._pending_error: str | None = None
         self._done = threading.Event()
@@ -130,9 +135,12 @@ class AuthManager:
         if tokens is None:
             if self._pending is not None and self.clock() < self._pending.expires_at:
                 return AuthStatus(self.deployment_url, "waiting", oauth_available=available)
-            error = self._pending_error or self.credentials.ended
-            return AuthStatus(self.deployment_url, "error" if self._pending_error else "logged_out",
-                              error=error, oauth_available=available)
+            # DCR off and no OAuth2 app (Coder's default): say so, and point at the API token.
+            blocker = self.engine.oauth_blocker
+            error = self._pending_error or blocker or self.credentials.ended
+            state: LoginStatus = "error" if self._pending_error or blocker else "logged_out"
+            return AuthStatus(self.deployment_url, state, error=error,
+                              oauth_available=False if blocker else available)
         static = source != "store"
         method: LoginMethod = source if static else tokens.method  # type: ignore[assignment]
         account = None if static else self.store.load_account()
@@ -148,9 +156,19 @@ class AuthManager:
                                   oauth_available=available)
             tokens = self.credentials.current() or tokens
         expired = tokens.refresh_token is None and tokens.expires_within(0, now=self.clock())
+        granted = scopes.parse(tokens.scope) if not static and tokens.method == "oauth" else ()
         return AuthStatus(self.deployment_url, "expired" if expired else "logged_in", method=method,
                           username=username if isinstance(username, str) else None,
-                          expires_at=tokens.expires_at, oauth_available=available)
+                          expires_at=tokens.expires_at, oauth_available=available,
+                          scope=granted or None)
+
+    def granted_scope(self) -> tuple[str, ...]:
+        """The scope names the OAuth login in use was granted; ``()`` for an API token or none
+        (whose power is the user's own, so no call is explained by a missing scope)."""
+        tokens, source = self.credentials.resolve()
+        if tokens is None or source != "store" or tokens.method != "oauth":
+            return ()
+        return scopes.parse(tokens.scope)
 
     def changed(self) -> bool:
         """Cheap (one ``stat``): did another process log in, refresh or log out since last asked?"""
@@ -159,7 +177,8 @@ class AuthManager:
     # -- OAuth login --------------------------------------------------------------------------------
 
     def begin_login(self, redirect_uri: str | None = None, *,
-                    timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
+                    timeout: float = DEFAULT_LOGIN_TIMEOUT,
+                    scopes: str | Sequence[str] | None = None) -> LoginStarted:
         """Start an OAuth login (:meth:`OAuthEngine.begin_login`), replacing this session's
         pending one; :meth:`wait_for_login` then waits for it.
 
@@ -167,6 +186,10 @@ class AuthManager:
             redirect_uri: where Coder sends the browser back (the Jupyter server's callback route,
                 a loopback listener, …). Default: the out-of-band URN (paste the code).
             timeout: seconds the login stays valid.
+            scopes: the OAuth scope to ask for, e.g. ``"coder:workspaces.access user:read"`` or
+                ``"coder:all"``; default: ``c.CoderConfig.scopes`` / ``CODER_OAUTH_SCOPES``, else
+                the README's default set. Asking for more than the current login has simply
+                shows Coder's consent page again.
 
         Raises:
             OAuthUnavailableError: the provider is off (use a token).
@@ -174,7 +197,8 @@ class AuthManager:
                 names CODER_OAUTH_CLIENT_ID).
         """
         self.cancel_login()
-        self._pending = self.engine.begin_login(redirect_uri, timeout=timeout)
+        self._pending = self.engine.begin_login(
+            redirect_uri, timeout=timeout, scopes=scopes if scopes is not None else self.requested_scopes)
         self._pending_error = None
         self._done.clear()
         return self._pending
@@ -304,7 +328,7 @@ class AuthManager:
 
     def login_loopback(
         self, *, open_browser: bool = True, timeout: float = DEFAULT_LOGIN_TIMEOUT,
-        show: Callable[[str], None] = print,
+        show: Callable[[str], None] = print, scopes: str | Sequence[str] | None = None,
     ) -> AuthStatus:
         """Log in through a one-shot listener on ``127.0.0.1`` (RFC 8252), for kernels without a
         Jupyter server route (IPython in a terminal, VS Code). Opens the browser (or shows the
@@ -314,7 +338,7 @@ class AuthManager:
             LoginTimeoutError, AccessDeniedError, LoginStateError, OAuthError.
         """
         with LoopbackListener(port=self.engine.loopback_port()) as listener:
-            started = self.begin_login(listener.redirect_uri, timeout=timeout)
+            started = self.begin_login(listener.redirect_uri, timeout=timeout, scopes=scopes)
             listener.expect(started.state, stateless_error=self.config.oauth_cancel_without_state)
             if not (open_browser and _open(started.authorization_url)):
                 show(f"Open this address to log in to Coder:\n{started.authorization_url}")
@@ -333,7 +357,7 @@ class AuthManager:
 
     def login_oob(
         self, *, prompt: Callable[[str], str] | None = None, timeout: float = DEFAULT_LOGIN_TIMEOUT,
-        show: Callable[[str], None] = print,
+        show: Callable[[str], None] = print, scopes: str | Sequence[str] | None = None,
     ) -> AuthStatus:
         """Log in with Coder's out-of-band redirect: open the URL, approve, paste the code shown.
 
@@ -341,7 +365,7 @@ class AuthManager:
             prompt: reads the pasted code (default: :func:`getpass.getpass`, so it is not echoed).
             timeout: seconds the login stays valid.
         """
-        started = self.begin_login(OOB_REDIRECT_URI, timeout=timeout)
+        started = self.begin_login(OOB_REDIRECT_URI, timeout=timeout, scopes=scopes)
         show(f"Open this address, approve, then paste the code shown:\n{started.authorization_url}")
         pasted = (prompt or getpass.getpass)("Coder authorization code: ").strip()
         if not pasted:
@@ -363,9 +387,9 @@ class AuthManager:
         self.cancel_login()
         tokens, source = self.credentials.resolve()
         registration = self.store.load_registration()
-        revoked = "skipped"
+        revoked, detail = "skipped", "nothing to revoke (not an OAuth login)"
         if source == "store" and tokens is not None and tokens.method == "oauth":
-            revoked = self.engine.revoke(tokens)
+            revoked, detail = self.engine.revoke(tokens)
         try:
             with self.store.lock():
                 self.credentials.forget()
@@ -378,7 +402,8 @@ class AuthManager:
         except (OSError, CoderError) as exc:
             local = f"failed: {safe_error(exc)}"
         reg_result = self.engine.delete_registration(registration) if delete_registration else "skipped"
-        return LogoutReport(revoked=revoked, local_credentials=local, registration=reg_result)
+        return LogoutReport(revoked=revoked, local_credentials=local, registration=reg_result,
+                            revoked_detail=detail)
 
 
 def _open(url: str) -> bool:

@@ -41,7 +41,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Unicode
 from ._engine import usable_redirect_uri
 from ._login import AuthManager, AuthStatus
 from ._public import fallback_html, fallback_text, printable, safe_url
-from .errors import CoderError, LoginCancelledError, LoginTimeoutError
+from .errors import CoderError, LoginCancelledError, LoginTimeoutError, RegistrationUnavailableError
 
 __all__ = ["MODULE_NAME", "MODULE_VERSION", "LoginWidget"]
 
@@ -109,6 +109,7 @@ def _values(status: AuthStatus) -> dict[str, Any]:
         # An error, or why a session ended (Coder refused the refresh token): both secret-free.
         "error": (status.error or "") if status.status in ("error", "logged_out") else "",
         "oauth_available": status.oauth_available,
+        "scope_summary": status.scope_summary if status.status == "logged_in" else "",
         "step": STEP_APPROVE if waiting else "",
         "timeout_at": None,
     }
@@ -136,7 +137,8 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     Synced traits (all public; never a token, code, verifier or secret): ``deployment_url``,
     ``status`` (``logged_out``, ``waiting``, ``logged_in``, ``expired``, ``error``), ``username``,
     ``method`` (``oauth``, ``token``, ``env``, ``cli`` or empty), ``expires_at``, ``error``,
-    ``step``, ``timeout_at`` (Unix seconds) and ``oauth_available``.
+    ``step``, ``timeout_at`` (Unix seconds), ``oauth_available`` and ``scope_summary`` (what the
+    OAuth login's scope allows, e.g. "workspaces: read, start/stop; templates: read").
     """
 
     _model_name = Unicode("LoginModel").tag(sync=True)
@@ -159,6 +161,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     timeout_at = Float(None, allow_none=True, help="When a waiting login gives up (Unix s).").tag(sync=True)
     oauth_available = Bool(None, allow_none=True,
                            help="Whether the deployment offers OAuth2 (None: not known yet).").tag(sync=True)
+    scope_summary = Unicode("", help="What the OAuth login may do, in words (not secret).").tag(sync=True)
 
     def __init__(self, auth: AuthManager, *, timeout: float = 300.0, **kwargs: Any) -> None:
         # The comm opens with the real state, so the first render is already right.
@@ -342,6 +345,9 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             return
         except Exception as exc:
             self._fail(attempt, exc, "login")
+            if isinstance(exc, RegistrationUnavailableError) and self._current(attempt):
+                self.oauth_available = False  # lead with the API-token field
+                self.send({"event": "close_popup"})
             return
         if self._current(attempt):
             self._show(status)
@@ -355,7 +361,11 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             log.debug("discovery failed: %s", _message(exc))
         except Exception:
             log.exception("discovery failed unexpectedly")
-        self.oauth_available = self._auth.status().oauth_available
+        status = self._auth.status()
+        if status.status == "error" and self.status != "waiting":
+            self._show(status)  # DCR off and no OAuth2 app: the sentence, and the API-token field
+        else:
+            self.oauth_available = status.oauth_available
 
     def _on_cancel(self) -> None:
         self._next_attempt()

@@ -95,7 +95,9 @@ def parse_callback(callback: str | Mapping[str, str]) -> CallbackParams:
 
 _ERROR_HINTS = {
     "access_denied": "The login was cancelled on Coder's consent page. Click \"Log in\" to try again.",
-    "invalid_scope": "The requested scope is not allowed for this client. Ask your Coder administrator.",
+    "invalid_scope": "This OAuth2 app may not be granted the requested scope: log in asking for less "
+                     "(%coder login --scopes ..., or CODER_OAUTH_SCOPES), or ask your Coder administrator "
+                     "to add it to the app's allowed scopes.",
     "unsupported_response_type": "This Coder version does not accept the request. Log in with an API token.",
 }
 

@@ -58,6 +58,8 @@ class ClientRegistration:
     client_id_issued_at: int | None = None
     client_secret_expires_at: int | None = None
     dynamic: bool = True
+    #: The scope allowlist the registration carries (space separated; ``None``: none sent).
+    scope: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +120,9 @@ class PendingLogin:
     #: ``c.CoderConfig.oauth_cancel_without_state``): only such a login may be cancelled by a
     #: state-less ``error=`` callback.
     cancel_without_state: bool = False
+    #: The scope the authorize request asked for (space separated; empty: none), assumed granted
+    #: when the token response names none (as the VS Code extension does).
+    scope: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

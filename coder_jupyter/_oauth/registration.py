@@ -27,6 +27,7 @@ __all__ = [
     "DCR_HINT",
     "MAX_REDIRECT_URIS",
     "choose_auth_method",
+    "dcr_off_message",
     "parse_client_configuration",
     "parse_registration",
     "redirect_registered",
@@ -41,11 +42,19 @@ CLIENT_NAME = "Coder for Jupyter"
 MAX_REDIRECT_URIS = 32
 
 DCR_HINT = (
-    "Ask an administrator to enable dynamic client registration (`coder oauth2-provider dcr enable`) "
-    "or to create an OAuth2 app for you, then set CODER_OAUTH_CLIENT_ID (and CODER_OAUTH_CLIENT_SECRET "
-    "for a confidential app) or c.CoderConfig.oauth_client_id; or log in with an API token "
-    "(CODER_SESSION_TOKEN)."
+    "an administrator can turn it on (`coder oauth2-provider dcr enable`) or register an OAuth2 app "
+    "and set CODER_OAUTH_CLIENT_ID and CODER_OAUTH_CLIENT_SECRET for you; until then, log in with an "
+    "API token (the widget's API token field, or %coder login --token)."
 )
+
+
+def dcr_off_message(deployment_url: str, why: str = "") -> str:
+    """The one sentence for "DCR is off and no OAuth2 app is configured" (Coder's default):
+    what is wrong, the administrator's two fixes, and the API-token path."""
+    because = f" ({why})" if why else ""
+    return (f"{deployment_url} does not allow Jupyter to register itself for OAuth login (dynamic "
+            f"client registration is off{because}) and no OAuth2 app is configured here: {DCR_HINT}")
+
 
 _METHODS: tuple[str, ...] = get_args(ClientAuthMethod)
 
@@ -65,10 +74,12 @@ def registration_body(
     auth_method: ClientAuthMethod,
     client_name: str = CLIENT_NAME,
     client_id: str | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """The JSON body of an RFC 7591 registration (or, with ``client_id``, an RFC 7592 update).
 
-    Only fields every generation of Coder documents are sent.
+    Only fields every generation of Coder documents are sent. ``scope`` is the app's allowlist
+    (Coder G4 keeps the names it offers and echoes the stored list).
     """
     body: dict[str, Any] = {
         "redirect_uris": list(redirect_uris),
@@ -79,6 +90,8 @@ def registration_body(
     }
     if client_id is not None:
         body["client_id"] = client_id  # RFC 7592 §2.2: the update repeats the client_id
+    if scope:
+        body["scope"] = scope
     return body
 
 
@@ -99,7 +112,7 @@ def _int_or_none(value: object) -> int | None:
 
 def _registration_from(
     data: dict[str, Any], *, fallback_uris: tuple[str, ...], requested: ClientAuthMethod,
-    metadata: AuthServerMetadata, previous: ClientRegistration | None,
+    metadata: AuthServerMetadata, previous: ClientRegistration | None, scope: str | None = None,
 ) -> ClientRegistration:
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not client_id:
@@ -122,6 +135,11 @@ def _registration_from(
     # lets servers rotate it, which Coder never does).
     if previous is not None and previous.registration_access_token:
         rat = previous.registration_access_token
+    answered_scope = data.get("scope")
+    if isinstance(answered_scope, str) and answered_scope.strip():
+        scope = answered_scope
+    elif scope is None and previous is not None:
+        scope = previous.scope
     rcu = data.get("registration_client_uri") or (previous.registration_client_uri if previous else None)
     if isinstance(rcu, str) and rcu:
         # RFC 7592 requests carry the registration access token (and a PUT the client secret).
@@ -137,6 +155,7 @@ def _registration_from(
         client_id_issued_at=_int_or_none(data.get("client_id_issued_at")),
         client_secret_expires_at=_int_or_none(data.get("client_secret_expires_at")),
         dynamic=True,
+        scope=scope or None,
     )
 
 
@@ -148,6 +167,7 @@ def parse_registration(
     requested: ClientAuthMethod,
     metadata: AuthServerMetadata,
     deployment_url: str,
+    scope: str | None = None,
 ) -> ClientRegistration:
     """Parse the answer to an RFC 7591 registration request (201, or 200 from lenient servers).
 
@@ -162,10 +182,10 @@ def parse_registration(
         if data is None:
             raise malformed("Registering the OAuth2 client", "is not a JSON object")
         return _registration_from(data, fallback_uris=redirect_uris, requested=requested,
-                                  metadata=metadata, previous=None)
+                                  metadata=metadata, previous=None, scope=scope)
     if status in (401, 403, 404, 405) and not (data or {}).get("error"):
         raise RegistrationUnavailableError(
-            f"{deployment_url} does not allow dynamic client registration (HTTP {status}). {DCR_HINT}",
+            dcr_off_message(deployment_url, f"HTTP {status}"),
             error="registration_unavailable",
             status=status,
         )
@@ -176,7 +196,8 @@ def parse_registration(
 
 
 def parse_client_configuration(
-    status: int, body: bytes, *, previous: ClientRegistration, metadata: AuthServerMetadata
+    status: int, body: bytes, *, previous: ClientRegistration, metadata: AuthServerMetadata,
+    scope: str | None = None,
 ) -> ClientRegistration | None:
     """Parse an RFC 7592 read (GET) or update (PUT) answer.
 
@@ -194,7 +215,7 @@ def parse_client_configuration(
     if status == 200 and data is not None:
         return _registration_from(data, fallback_uris=previous.redirect_uris,
                                   requested=previous.token_endpoint_auth_method,
-                                  metadata=metadata, previous=previous)
+                                  metadata=metadata, previous=previous, scope=scope)
     if status == 200:
         raise malformed("Reading the OAuth2 client registration", "is not a JSON object")
     raise error_from_response(status, body, doing="Updating the OAuth2 client registration",

@@ -109,6 +109,9 @@ DEFAULT_SCOPE_REASONS: Mapping[str, str] = {
 DEFAULT_SCOPES: tuple[str, ...] = tuple(DEFAULT_SCOPE_REASONS)
 
 _SEPARATORS = re.compile(r"[\s,]+")
+#: What a scope name from the server may look like before we store or show it (Coder's are
+#: ``resource:action`` in lower case; anything else, e.g. terminal escapes, is dropped).
+_WELL_FORMED = re.compile(r"[A-Za-z0-9_.*:-]{1,100}")
 
 
 def canonical(name: str) -> str:
@@ -221,9 +224,11 @@ def granted_scope(token_response_scope: str | None, requested: str | Iterable[st
     The token response's ``scope`` (RFC 6749 §5.1; G4 always sends it, §5). When it is missing
     or empty, the requested scope is assumed, as the VS Code extension does (§13). When nothing
     was requested either, the token is unrestricted: ``coder:all`` (§12 table; G3 and older
-    never restrict a key).
+    never restrict a key). Names that are not well formed (control characters, markup, over 100
+    characters) are dropped: the value is stored and shown.
     """
-    return parse(token_response_scope) or parse(requested) or ("coder:all",)
+    answered = tuple(n for n in parse(token_response_scope) if _WELL_FORMED.fullmatch(n))
+    return answered or parse(requested) or ("coder:all",)
 
 
 Operation = Literal["me", "user", "organizations", "templates", "template", "workspaces", "workspace",

@@ -11,16 +11,23 @@ Paths and shapes: ``CODER_BEHAVIOR.md`` §8 and ``swagger.json`` (``codersdk.*``
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
+from .._oauth import scopes
 from .._oauth.responses import printable
 from .._transport import Flow, raise_for_status, unexpected_response
-from ..errors import UnexpectedResponseError
+from ..errors import (
+    CoderAPIError,
+    InsufficientScopeError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnexpectedResponseError,
+)
 from .models import (
     BuildInfo,
     CoderModel,
@@ -72,15 +79,33 @@ def _decoder(cls: type[M]) -> msgspec.json.Decoder[M]:
     return dec
 
 
+#: How an operation reads in an :class:`InsufficientScopeError` ("… does not allow <this>").
+_DOING: Mapping[scopes.Operation, str] = {
+    "me": "reading your account", "user": "reading", "organizations": "listing your organizations",
+    "templates": "listing templates", "template": "reading", "workspaces": "listing workspaces",
+    "workspace": "reading", "build": "reading", "build_logs": "reading the logs of",
+    "create": "creating a workspace for", "start": "starting", "stop": "stopping",
+    "restart": "restarting", "delete": "deleting", "cancel": "cancelling",
+}
+
+
+_TRANSITIONS: Mapping[str, scopes.Operation] = {"start": "start", "stop": "stop", "delete": "delete"}
+
+
 class Api:
     """Builds the flows for one deployment.
 
     Args:
         base_url: the deployment URL without a trailing slash, e.g. ``https://coder.example.com``.
+        granted: the OAuth scope names of the login in use (``()`` for an API token), asked
+            when Coder answers 403, 404 or an empty list: if that scope lacks what the call
+            needs, the answer is explained as an :class:`InsufficientScopeError` (Coder G4
+            disguises a missing scope so, §7 G4). This is the one place that happens.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, granted: Callable[[], Sequence[str]] = tuple) -> None:
         self.base_url = base_url.rstrip("/")
+        self._granted = granted
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -89,8 +114,31 @@ class Api:
     ) -> httpx.Request:
         return httpx.Request(method, self.base_url + path, params=params, json=json, headers=_ACCEPT)
 
-    def _check(self, response: httpx.Response, what: str | None = None) -> None:
-        raise_for_status(response, what=what, deployment_url=self.base_url)
+    def _check(self, response: httpx.Response, what: str | None = None,
+               op: scopes.Operation | None = None) -> None:
+        try:
+            raise_for_status(response, what=what, deployment_url=self.base_url)
+        except (PermissionDeniedError, NotFoundError) as exc:
+            if op is not None:
+                self._scope_check(op, what, exc)
+            raise
+
+    def _scope_check(self, op: scopes.Operation, what: str | None,
+                     answer: CoderAPIError | None = None) -> None:
+        """Raise :class:`InsufficientScopeError` if the login's scope lacks what ``op`` needs
+        (a 403, a 404 or an empty list is then the scope's doing, not the user's role)."""
+        granted = tuple(self._granted())
+        missing = scopes.missing_for(op, granted) if granted else None
+        if missing is None:
+            return
+        doing = f"{_DOING[op]} {what}" if what and op not in ("me", "organizations", "templates",
+                                                               "workspaces") else _DOING[op]
+        fields: dict[str, Any] = {} if answer is None else {
+            "status": answer.status, "server_message": answer.server_message, "detail": answer.detail,
+            "method": answer.method, "url": answer.url, "response": answer.response}
+        fields.setdefault("status", 200)
+        raise InsufficientScopeError(doing, permissions=missing.permissions, scopes=missing.scopes,
+                                     granted=granted, **fields) from None
 
     def _one(self, cls: type[M], content: bytes, response: httpx.Response | None = None) -> M:
         try:
@@ -106,18 +154,22 @@ class Api:
             raise _bad_body(cls, exc, response) from None
 
     def get_one(self, cls: type[M], path: str, *, what: str | None = None,
-                params: Mapping[str, Any] | None = None) -> Flow[M]:
+                params: Mapping[str, Any] | None = None, op: scopes.Operation | None = None) -> Flow[M]:
         """``GET path`` → one ``cls``."""
         response = yield self._request("GET", path, params=params)
-        self._check(response, what)
+        self._check(response, what, op)
         return self._one(cls, response.content, response)
 
     def get_many(self, cls: type[M], path: str, *, what: str | None = None,
-                 params: Mapping[str, Any] | None = None) -> Flow[list[M]]:
-        """``GET path`` → a JSON array of ``cls``."""
+                 params: Mapping[str, Any] | None = None,
+                 op: scopes.Operation | None = None) -> Flow[list[M]]:
+        """``GET path`` → a JSON array of ``cls`` (an empty one may be a missing scope: ``op``)."""
         response = yield self._request("GET", path, params=params)
-        self._check(response, what)
-        return self._many(cls, response.content, response)
+        self._check(response, what, op)
+        items = self._many(cls, response.content, response)
+        if not items and op is not None:
+            self._scope_check(op, what)
+        return items
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -127,19 +179,21 @@ class Api:
 
     def user(self, user: str = "me") -> Flow[User]:
         """``GET /api/v2/users/{user}`` (an id, a username or ``me``)."""
-        return self.get_one(User, f"/api/v2/users/{_seg(user)}", what=f'user "{user}"')
+        return self.get_one(User, f"/api/v2/users/{_seg(user)}", what=f'user "{user}"',
+                            op="me" if user == "me" else "user")
 
     def organizations(self, user: str = "me") -> Flow[list[Organization]]:
         """``GET /api/v2/users/{user}/organizations``."""
-        return self.get_many(Organization, f"/api/v2/users/{_seg(user)}/organizations", what=f'user "{user}"')
+        return self.get_many(Organization, f"/api/v2/users/{_seg(user)}/organizations", what=f'user "{user}"',
+                             op="organizations")
 
     def templates(self, organization: str | None = None) -> Flow[list[Template]]:
         """``GET /api/v2/templates``, or one organization's templates."""
         if organization is None:
-            return self.get_many(Template, "/api/v2/templates")
+            return self.get_many(Template, "/api/v2/templates", op="templates")
         return self.get_many(
             Template, f"/api/v2/organizations/{_seg(organization)}/templates",
-            what=f'organization "{organization}"',
+            what=f'organization "{organization}"', op="templates",
         )
 
     def workspaces_page(self, query: str, offset: int, limit: int) -> Flow[WorkspacesPage]:
@@ -148,8 +202,11 @@ class Api:
         if limit:
             params["limit"] = limit
         response = yield self._request("GET", "/api/v2/workspaces", params=params)
-        self._check(response)
-        return self.decode_workspaces_page(response.content, offset, response)
+        self._check(response, op="workspaces")
+        page = self.decode_workspaces_page(response.content, offset, response)
+        if not page.workspaces and offset == 0:
+            self._scope_check("workspaces", None)
+        return page
 
     def decode_workspaces_page(self, content: bytes, offset: int = 0,
                                response: httpx.Response | None = None) -> WorkspacesPage:
@@ -172,24 +229,24 @@ class Api:
         params = {"include_deleted": "true"} if include_deleted else None
         if is_uuid(ref):
             return self.get_one(Workspace, f"/api/v2/workspaces/{ref}", what=f"workspace {ref}",
-                                params=params)
+                                params=params, op="workspace")
         owner, _, name = ref.rpartition("/")
         owner = owner or "me"
         return self.get_one(
             Workspace, f"/api/v2/users/{_seg(owner)}/workspace/{_seg(name)}",
-            what=f'workspace "{ref}"', params=params,
+            what=f'workspace "{ref}"', params=params, op="workspace",
         )
 
     def build(self, build_id: str) -> Flow[WorkspaceBuild]:
         """``GET /api/v2/workspacebuilds/{id}``."""
         return self.get_one(WorkspaceBuild, f"/api/v2/workspacebuilds/{_seg(build_id)}",
-                            what=f"workspace build {build_id}")
+                            what=f"workspace build {build_id}", op="build")
 
     def build_logs(self, build_id: str, *, after: int = 0) -> Flow[list[ProvisionerJobLog]]:
         """``GET /api/v2/workspacebuilds/{id}/logs?after=<log id>`` (the JSON form, not the WebSocket)."""
         params = {"after": after} if after else None
         return self.get_many(ProvisionerJobLog, f"/api/v2/workspacebuilds/{_seg(build_id)}/logs",
-                             what=f"workspace build {build_id}", params=params)
+                             what=f"workspace build {build_id}", params=params, op="build_logs")
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -217,7 +274,7 @@ class Api:
         if autostart_schedule is not None:
             body["autostart_schedule"] = autostart_schedule
         response = yield self._request("POST", f"/api/v2/users/{_seg(owner)}/workspaces", json=body)
-        self._check(response, f'user "{owner}"')
+        self._check(response, f'user "{owner}"', "create")
         return self._one(Workspace, response.content, response)
 
     def create_build(
@@ -239,13 +296,13 @@ class Api:
         if reason:
             body["reason"] = reason
         response = yield self._request("POST", f"/api/v2/workspaces/{_seg(workspace_id)}/builds", json=body)
-        self._check(response, what or f"workspace {workspace_id}")
+        self._check(response, what or f"workspace {workspace_id}", _TRANSITIONS.get(transition))
         return self._one(WorkspaceBuild, response.content, response)
 
     def cancel_build(self, build_id: str) -> Flow[None]:
         """``PATCH /api/v2/workspacebuilds/{id}/cancel``."""
         response = yield self._request("PATCH", f"/api/v2/workspacebuilds/{_seg(build_id)}/cancel")
-        self._check(response, f"workspace build {build_id}")
+        self._check(response, f"workspace build {build_id}", "cancel")
         return None
 
 

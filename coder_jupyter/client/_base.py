@@ -167,7 +167,7 @@ class CoderBase:
         self.url: str = conn.url
         #: Login, logout and status (``coder.auth.begin_login()``, ``coder.auth.logout()``, ...).
         self.auth: AuthManager = conn.manager
-        self._api = Api(conn.url)
+        self._api = Api(conn.url, granted=self.auth.granted_scope)
         self.retry = retry if retry is not None else RetryPolicy()
         if page_size < 1 or concurrency < 1:
             raise ValueError("page_size and concurrency must be at least 1")

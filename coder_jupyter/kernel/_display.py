@@ -53,6 +53,9 @@ def status_lines(status: AuthStatus) -> list[str]:
         f"Method:     {method}",
         f"Expires:    {_when(status.expires_at) if status.status in ('logged_in', 'expired') else '—'}",
     ]
+    if status.scope:
+        lines.append(f"Scope:      {' '.join(status.scope)}")
+        lines.append(f"Allows:     {status.scope_summary}")
     if status.oauth_available is not None:
         offered = "available" if status.oauth_available else "not offered by this deployment"
         lines.append(f"OAuth:      {offered}")

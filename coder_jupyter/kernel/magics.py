@@ -8,6 +8,8 @@
 ``%coder login --token``           prompts for an API token (not echoed) and saves it.
 ``%coder login --code``            prints the authorization address; paste the code Coder shows.
 ``%coder login --browser``         loopback login even in a notebook (kernel on your machine).
+``%coder login --scopes A B``      any OAuth login above, asking for scopes ``A B`` (e.g.
+                                   ``coder:all``; README "Permissions").
 ``%coder logout``                  revokes the OAuth session and forgets the credentials
                                    (``--delete-registration`` also deletes the OAuth client).
 ``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
@@ -43,6 +45,7 @@ _USAGE = """Usage:
   %coder login --token              paste an API token (not echoed)
   %coder login --code               open an address, approve, paste the code shown
   %coder login --browser            log in through a browser on this machine (loopback)
+  %coder login --scopes A B ...     ask for these OAuth scopes (with any of the above)
   %coder logout [--delete-registration]
   %coder use <url or name>          switch to another deployment
 """
@@ -100,6 +103,7 @@ class CoderMagics(Magics):
         print("\n".join(_display.status_lines(status)))
 
     def _cmd_login(self, args: list[str]) -> None:
+        args, wanted = _scopes_option(args)
         flags = _flags(args, {"--token", "--code", "--browser"})
         if len(flags) > 1:
             raise _UsageError("choose one of --token, --code, --browser")
@@ -107,6 +111,10 @@ class CoderMagics(Magics):
             print(_display.fallback_text(None))
             return
         auth = self.session.client.auth
+        if wanted is not None:
+            if "--token" in flags:
+                raise _UsageError("--scopes applies to OAuth logins; an API token has its own scope")
+            auth.requested_scopes = wanted  # also what the widget's "Log in" asks for now
         if "--token" in flags:
             status = auth.login_with_token(_read_secret("Coder API token (input hidden): "))
         elif "--code" in flags:
@@ -128,6 +136,8 @@ class CoderMagics(Magics):
         where = _display.safe_url(auth.deployment_url)
         print(f"Logged out of {where}.")
         print(f"  revoked on Coder:    {report.revoked}")
+        if report.revoked_detail:
+            print(f"                       ({report.revoked_detail})")
         print(f"  local credentials:   {report.local_credentials}")
         if report.registration != "skipped":
             print(f"  OAuth client:        {report.registration}")
@@ -144,6 +154,18 @@ class CoderMagics(Magics):
         self.session.connect(url)
         self.session.inject()
         self.session.greet()
+
+
+def _scopes_option(args: list[str]) -> tuple[list[str], str | None]:
+    """Split ``--scopes A B ...`` (names up to the next ``--flag``) off ``args``."""
+    if "--scopes" not in args:
+        return args, None
+    at = args.index("--scopes")
+    end = next((i for i in range(at + 1, len(args)) if args[i].startswith("--")), len(args))
+    names = " ".join(args[at + 1:end]).strip()
+    if not names:
+        raise _UsageError('--scopes needs scope names, e.g. --scopes "coder:workspaces.operate user:read"')
+    return args[:at] + args[end:], names
 
 
 def _flags(args: list[str], allowed: set[str]) -> set[str]:

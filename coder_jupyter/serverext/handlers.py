@@ -360,6 +360,7 @@ class LogoutHandler(_JSONHandler):
             body = status_json(self.backend.status())
             body["logout"] = {
                 "revoked": report.revoked,
+                "revoked_detail": report.revoked_detail,
                 "local_credentials": report.local_credentials,
                 "registration": report.registration,
             }

@@ -61,7 +61,8 @@ export class LoginModel extends DOMWidgetModel {
       error: '',
       step: '',
       timeout_at: null,
-      oauth_available: null
+      oauth_available: null,
+      scope_summary: ''
     };
   }
 
@@ -308,6 +309,8 @@ export class LoginView extends DOMWidgetView {
       if (method) {
         this._message.append(el('span', 'cj-method', ` · ${METHODS[method] ?? method}`));
       }
+      const scope = this.model.get('scope_summary') as string; // what the OAuth login may do
+      if (scope) this._message.append(el('div', 'cj-scope', `Allowed: ${scope}`));
       const expiresAt = this.model.get('expires_at') as number | null;
       this._message.title =
         expiresAt !== null && method !== 'oauth'

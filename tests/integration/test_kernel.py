@@ -267,3 +267,35 @@ def test_getting_started_notebook_runs_by_token_and_leaks_nothing(fake: FakeCode
     assert fake.session_token.split("-")[-1] not in saved
     widgets = json.dumps(notebook.metadata.get("widgets", {}))
     assert fake.session_token not in widgets
+
+
+def test_coder_login_explains_dcr_off_and_offers_the_token() -> None:
+    with fake_coder() as fake:  # Coder G4's default: DCR off, no app configured
+        for kernel in _start_kernel(kernel_env(CODER_URL=fake.url)):
+            kernel.ok("%load_ext coder_jupyter")
+            # When
+            result = kernel.ok("%coder login --code")
+            # Then
+            assert "coder oauth2-provider dcr enable" in result.stderr
+            assert "CODER_OAUTH_CLIENT_ID" in result.stderr and "%coder login --token" in result.stderr
+            status = kernel.ok("%coder status")
+            assert "dcr enable" in status.stdout
+
+
+def test_coder_status_shows_the_granted_scope(fake: FakeCoder) -> None:
+    from oauthhelpers import REDIRECT, consent
+
+    from coder_jupyter._login import AuthManager
+
+    auth = AuthManager(fake.url)  # logs in through the store the kernel shares
+    started = auth.begin_login(REDIRECT, scopes="coder:workspaces.access user:read")
+    auth.finish_login(consent(fake, started.authorization_url))
+    for kernel in _start_kernel(kernel_env(CODER_URL=fake.url)):
+        kernel.ok("%load_ext coder_jupyter")
+        status = kernel.ok("%coder status")
+        assert "Scope:      coder:workspaces.access user:read" in status.stdout
+        assert "Allows:     workspaces: read, ssh/apps; templates: read; account: read" in status.stdout
+        # And a call the scope lacks says what to do
+        failed = kernel.run('coder.stop("workspace-1", progress=False)')
+        assert failed.error is not None and failed.error["ename"] == "InsufficientScopeError"
+        assert "%coder login --scopes" in failed.error["evalue"]

@@ -360,3 +360,29 @@ def test_a_check_outside_a_login_picks_up_a_login_made_elsewhere(
     recorder.click({"event": "check", "ok": True, "outcome": "logged_in"})
     # Then
     assert (widget.status, widget.username) == ("logged_in", fake.username)
+
+
+# -- least privilege, DCR off ---------------------------------------------------------------------
+
+
+def test_dcr_off_without_an_app_explains_the_fixes_and_leads_with_the_token_field(
+        comms: list[RecordingComm]) -> None:
+    with fake_coder() as fake:  # Coder G4's default: DCR off, and no CODER_OAUTH_CLIENT_ID here
+        widget, recorder = make_widget(AuthManager(fake.url), comms)
+        # Then, once discovery ran, one sentence names the admin's two fixes and the token path
+        assert widget.status == "error" and widget.oauth_available is False
+        for needle in ("coder oauth2-provider dcr enable", "CODER_OAUTH_CLIENT_ID", "API token"):
+            assert needle in widget.error
+        # And a click on Log in (a stale page) says the same, without opening anything
+        recorder.click({"event": "login", "redirect_uri": REDIRECT})
+        assert widget.wait_idle(10)
+        assert widget.oauth_available is False and "dcr enable" in widget.error
+        assert "open" not in [c["event"] for c in recorder.custom()]
+
+
+def test_a_logged_in_widget_shows_what_the_scope_allows(fake: FakeCoder, comms: list[RecordingComm]) -> None:
+    auth = AuthManager(fake.url)
+    started = auth.begin_login(REDIRECT, scopes="coder:workspaces.operate user:read")
+    finish_login(consent(fake, started.authorization_url))
+    widget, _ = make_widget(auth, comms)
+    assert widget.scope_summary == "workspaces: read, update, start/stop; templates: read; account: read"

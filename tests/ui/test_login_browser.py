@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from coder_jupyter._oauth.scopes import DEFAULT_SCOPES
+
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -71,13 +73,17 @@ def _run_cell(page: Any, index: int) -> None:
     cell.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).wait_for()
 
 
-def _consent(popup: Any, fake: Any, *, allow: bool) -> None:
+def _consent(popup: Any, fake: Any, *, allow: bool, shot: str | None = None) -> None:
     popup.locator("#username, #allow").first.wait_for()
     if popup.locator("#username").count():
         popup.fill("#username", fake.username)
         popup.fill("#password", fake.password)
         popup.click("#login")
     popup.locator("#allow").wait_for()
+    if shot is not None:  # least privilege: Coder lists what is asked for, not "full access"
+        assert "full access" not in popup.locator("body").inner_text()
+        assert set(popup.locator("#scopes li").all_inner_texts()) == set(DEFAULT_SCOPES)
+        popup.screenshot(path=str(ARTIFACTS / shot))
     popup.click("#allow" if allow else "#cancel")
 
 
@@ -112,11 +118,12 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / f"widget-waiting-{flavour}.png"))
     secrets_seen = _secrets_in_store(server.store)  # the pending login's verifier
-    _consent(popup, fake, allow=True)
+    _consent(popup, fake, allow=True, shot=f"consent-default-scopes-{flavour}.png")
 
-    # Then the widget turns to "Logged in" and names the Coder user
+    # Then the widget turns to "Logged in", names the Coder user and what the login may do
     widget.locator(".cj-badge-logged_in").wait_for()
     assert fake.username in widget.inner_text()
+    assert widget.locator(".cj-scope").inner_text().startswith("Allowed: workspaces: read, create")
     widget.screenshot(path=str(ARTIFACTS / f"widget-logged-in-{flavour}.png"))
     if flavour == "lab":  # JupyterLab's status bar follows (the popup's message triggers a refresh)
         page.locator(".coder-jupyter-status", has_text=f"Coder: {fake.username}").wait_for()

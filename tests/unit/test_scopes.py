@@ -406,3 +406,44 @@ def test_insufficient_scope_carries_no_token() -> None:
     for text in (str(err), repr(err), repr(err.args), err.fix, err.hint, err.url, repr(err.permissions),
                  repr(err.scopes), repr(err.granted)):
         assert TOKEN not in str(text)
+
+
+# -- integration seams: what the server says, what is configured, what is registered ---------------
+
+
+def test_a_granted_scope_from_the_server_keeps_only_well_formed_names() -> None:
+    hostile = "workspace:read \x1b[31mevil\x1b[0m <script>x</script> " + "a" * 200
+    assert granted_scope(hostile, "user:read") == ("workspace:read",)
+    assert granted_scope("\x1b]0;owned\x07", "user:read") == ("user:read",)
+
+
+def test_the_environment_sets_the_scopes_with_spaces_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coder_jupyter._config import CoderConfig
+
+    monkeypatch.setenv("CODER_OAUTH_SCOPES", "coder:workspaces.operate, user:read  ")
+    assert CoderConfig().scopes == ["coder:workspaces.operate", "user:read"]
+    monkeypatch.setenv("CODER_OAUTH_SCOPES", "")
+    assert CoderConfig().scopes == []
+
+
+def test_a_registration_carries_the_allowlist_and_a_different_one_does_not_fit() -> None:
+    from coder_jupyter import _flows
+    from coder_jupyter._oauth.models import ClientRegistration
+    from coder_jupyter._oauth.registration import registration_body
+
+    body = registration_body(["http://127.0.0.1/cb"], auth_method="none", scope="user:read")
+    assert body["scope"] == "user:read"
+    assert "scope" not in registration_body(["http://127.0.0.1/cb"], auth_method="none")
+    reg = ClientRegistration("id", redirect_uris=("http://127.0.0.1/cb",), scope="all user:read")
+    assert _flows._fits(reg, "http://127.0.0.1/cb", "user:read coder:all")  # canonical, unordered
+    assert not _flows._fits(reg, "http://127.0.0.1/cb", "user:read")
+    assert _flows._fits(reg, "http://127.0.0.1/cb", None)  # nothing asked: any allowlist
+
+
+def test_the_login_magic_takes_scope_names_up_to_the_next_flag() -> None:
+    from coder_jupyter.kernel.magics import _scopes_option, _UsageError
+
+    assert _scopes_option(["--scopes", "a:b", "c:d", "--code"]) == (["--code"], "a:b c:d")
+    assert _scopes_option(["--browser"]) == (["--browser"], None)
+    with pytest.raises(_UsageError, match="scope names"):
+        _scopes_option(["--scopes", "--code"])
