@@ -53,8 +53,7 @@ LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 PATH_WORDS: Final[Mapping[LoginPath, str]] = {
     "server": "Signing in through this Jupyter server.",
     "loopback": "Signing in through a local listener in your kernel.",
-    "paste": "Signing in by pasting the final address: after you click Allow, copy the address your "
-             "browser shows (it starts with http://127.0.0.1…) into the field below.",
+    "paste": "Signing in by pasting the final address: your browser cannot reach the kernel.",
     "token": "Signing in with an API token: paste one below.",
 }
 

@@ -269,7 +269,7 @@ export class LoginView extends DOMWidgetView {
       'cj-hint',
       'Paste the address your browser shows after you click Allow (it starts with http://127.0.0.1…).'
     );
-    this._pasteError = el('div', 'cj-error cj-paste-error');
+    this._pasteError = el('div', 'cj-paste-error');
     this._pasteForm.append(label, this._pasteInput, submit, this._pasteError);
     this._pasteForm.addEventListener('submit', event => {
       event.preventDefault();

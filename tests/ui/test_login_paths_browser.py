@@ -3,7 +3,7 @@
 
 - The browser reaches the kernel: the widget says it signs in through a local listener in the
   kernel, and Coder's redirect lands on that listener.
-- The browser cannot reach the kernel (a remote kernel; here Playwright aborts every request to the
+- The browser cannot reach the kernel (a remote kernel; here DevTools blocks every request to the
   listener, so the browser genuinely fails to reach it): the widget offers the paste field and the
   login completes by pasting the address the popup was sent to.
 """
@@ -39,7 +39,8 @@ def _logged_out(jupyter_server_without_extension: JupyterServer) -> None:
 
 def _start(page: Any, server: JupyterServer) -> tuple[str, Any]:
     name = _write_notebook(server.root)
-    page.goto(server.lab(name))
+    # A workspace of its own, so JupyterLab does not restore the previous test's notebook beside it.
+    page.goto(f"{server.url}lab/workspaces/{name.removesuffix('.ipynb')}/tree/{name}?token={server.token}")
     _wait_for_kernel(page)
     _run_cell(page, 0)
     widget = page.locator(".coder-jupyter-login")
@@ -89,39 +90,47 @@ def test_login_through_the_kernels_listener_without_the_server_extension(
     _finish(page, server, ui_fake, name, widget, seen, "loopback")
 
 
+def _unreachable_listener(page: Any) -> list[str]:
+    """Make this tab unable to reach a kernel listener on 127.0.0.1: DevTools' Fetch domain fails
+    each such request as "connection refused" (it also sees the redirect Coder answers Allow with,
+    which Playwright's routes do not). Returns the addresses the tab failed to reach."""
+    refused: list[str] = []
+    cdp = page.context.new_cdp_session(page)
+
+    def paused(event: dict[str, Any]) -> None:
+        refused.append(event["request"]["url"])
+        cdp.send("Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "ConnectionRefused"})
+
+    cdp.on("Fetch.requestPaused", paused)
+    cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "http://127.0.0.1:*/probe*"},
+                                           {"urlPattern": "http://127.0.0.1:*/callback*"}]})
+    return refused
+
+
 def test_login_by_pasting_when_the_browser_cannot_reach_the_kernel(
         page: Any, jupyter_server_without_extension: JupyterServer, ui_fake: Any) -> None:
     server = jupyter_server_without_extension
     # Given a browser that cannot reach the kernel's machine (the kernel is remote)
-    unreachable: list[str] = []
-
-    def refuse(route: Any) -> None:
-        unreachable.append(route.request.url)
-        route.abort("connectionrefused")
-
-    page.context.route(LISTENER, refuse)
+    refused = _unreachable_listener(page)
     name, widget = _start(page, server)
     # When the user clicks Log in
     with page.expect_popup() as popup_info:
         widget.locator(".cj-login").click()
     popup = popup_info.value
+    refused_by_popup = _unreachable_listener(popup)
     # Then the probe fails and the widget offers the paste field
     widget.locator(".cj-path", has_text="pasting the final address").wait_for()
     paste = widget.locator(".cj-paste-input")
     paste.wait_for()
-    assert any("/probe" in url for url in unreachable)
+    assert any(re.match(r"http://127\.0\.0\.1:\d+/probe$", url) for url in refused), refused
     widget.screenshot(path=str(ARTIFACTS / "widget-waiting-paste.png"))
     seen = _secrets_in_store(server.store)
     # When the user signs in and allows, the popup fails to open the 127.0.0.1 address
-    _consent(popup, ui_fake, allow=True)
-    page.wait_for_function("() => true")  # let the aborted navigation settle
-    deadline_hits = [url for url in unreachable if "/callback?" in url]
-    while not deadline_hits:
-        popup.wait_for_timeout(100)
-        deadline_hits = [url for url in unreachable if "/callback?" in url]
-    address = deadline_hits[0]
-    assert "code=" in address
-    # And pastes that address into the widget
+    with popup.expect_event("requestfailed", predicate=lambda r: "/callback?" in r.url) as failed:
+        _consent(popup, ui_fake, allow=True)
+    address = failed.value.url
+    assert LISTENER.match(address) and "code=" in address and refused_by_popup == [address]
+    # And the user pastes that address into the widget
     paste.fill(address)
     widget.locator(".cj-paste-submit").click()
     # Then the field is cleared at once and the login completes
