@@ -530,6 +530,9 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def _on_paste_instead(self) -> None:
         """The popup could not reach the listener after all: the same login, finished by pasting."""
+        if self._probe_attempt is not None:  # still probing: as if the page had not reached it
+            self._on_probed(False)
+            return
         if self.status == "waiting" and self.login_path == "loopback":
             self._set_path("paste")
             self.step = STEP_PASTE
