@@ -113,3 +113,28 @@ def test_coder_login_in_terminal_ipython_uses_the_loopback_listener(browser: str
             assert "code=" not in term.screen
         finally:
             term.close()
+
+
+def test_coder_login_over_ssh_without_a_display_asks_for_the_final_address_without_echo() -> None:
+    with fake_coder(workspaces=2, dcr=True) as fake:
+        env = _env(fake, "/bin/false")
+        env["SSH_CONNECTION"] = "10.0.0.2 50000 10.0.0.5 22"  # the browser is on another machine
+        term = Terminal(env)
+        try:
+            term.type("%load_ext coder_jupyter")
+            term.expect(r"In \[2\]")
+            # When the user runs %coder login in an SSH session
+            term.type("%coder login")
+            url = term.expect(AUTHORIZE)[0]
+            term.expect(r"Address after Allow \(input hidden\): ")
+            # And approves in their own browser, which cannot open the 127.0.0.1 address it is sent to
+            location = fake.consent(url)
+            assert re.match(r"http://127\.0\.0\.1:\d+/callback\?", location)
+            before = len(term.screen)
+            term.type(location)
+            # Then the terminal says logged in, and never showed what was pasted
+            term.expect(rf"Logged in to \S+ as {fake.username}")
+            code = re.search(r"code=([^&]+)", location)[1]  # type: ignore[index]
+            assert code not in term.screen[before:] and "code=" not in term.screen
+        finally:
+            term.close()
