@@ -136,3 +136,24 @@ def test_login_by_pasting_when_the_browser_cannot_reach_the_kernel(
     # Then the field is cleared at once and the login completes
     assert paste.input_value() == ""
     _finish(page, server, ui_fake, name, widget, seen, "paste")
+
+
+def test_didnt_work_moves_from_the_jupyter_server_to_the_kernels_listener(
+        page: Any, jupyter_server: JupyterServer, ui_fake: Any) -> None:
+    # Given JupyterLab with the server extension loaded (the server route is the first choice)
+    server = jupyter_server
+    shutil.rmtree(server.store, ignore_errors=True)
+    name, widget = _start(page, server)
+    with page.expect_popup() as popup_info:
+        widget.locator(".cj-login").click()
+    popup = popup_info.value
+    widget.locator(".cj-path", has_text="through this Jupyter server").wait_for()
+    # When the user clicks "Didn't work?"
+    widget.locator(".cj-next-path").click()
+    # Then the widget starts again through a listener in the kernel, in the same popup
+    widget.locator(".cj-path", has_text="through a local listener in your kernel").wait_for()
+    # (its address names the new redirect, encoded once, or twice behind Coder's sign-in page)
+    popup.wait_for_url(re.compile(r".*127\.0\.0\.1(%3A|%253A)\d+(%2F|%252F)callback.*"))
+    seen = _secrets_in_store(server.store)
+    _consent(popup, ui_fake, allow=True)
+    _finish(page, server, ui_fake, name, widget, seen, "didnt-work")
