@@ -94,3 +94,32 @@ def test_an_empty_paste_cancels(coder_fake: FakeCoder) -> None:
     with pytest.raises(LoginCancelledError):
         auth.login_paste(prompt=lambda _: "  ", show=lambda _: None, timeout=30)
     assert auth.status().status == "logged_out"
+
+
+def test_closing_the_session_listener_while_it_finishes_a_login_still_answers_the_browser(
+        coder_fake: FakeCoder) -> None:
+    auth = AuthManager(coder_fake.url)
+    listener = auth.open_listener()
+    started = auth.begin_listener_login(timeout=30)
+    location = consent(coder_fake, started.authorization_url)
+    pages: list[str] = []
+    browser = threading.Thread(target=lambda: pages.append(httpx.get(location, timeout=30).text))
+    browser.start()
+    # When the widget closes the listener the moment the callback has arrived (e.g. the login
+    # just finished, or the user clicked Cancel)
+    listener._received.wait(10)
+    auth.close_listener()
+    browser.join(30)
+    # Then the browser's page still tells how the login ended
+    assert f"Logged in to Coder as {coder_fake.username}" in pages[0]
+    assert auth.wait_for_login(10).status == "logged_in"
+
+
+def test_an_oversized_paste_is_refused_before_it_is_parsed(coder_fake: FakeCoder) -> None:
+    auth = AuthManager(coder_fake.url)
+    auth.open_listener()
+    started = auth.begin_listener_login(timeout=30)
+    with pytest.raises(LoginStateError):
+        auth.finish_pasted(f"http://127.0.0.1:1/callback?state={started.state}&code=" + "x" * 10_000)
+    assert auth.status().status == "waiting"
+    auth.close_listener()
