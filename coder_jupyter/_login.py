@@ -112,6 +112,8 @@ class AuthManager:
         self._pending: LoginStarted | None = None
         self._pending_error: str | None = None
         self._done = threading.Event()
+        self._listener: LoopbackListener | None = None
+        self._listener_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AuthManager({self.deployment_url!r}, status={self.status().status!r})"
@@ -375,6 +377,106 @@ class AuthManager:
             return self.finish_login(pasted)
         return self.finish_login({"code": pasted, "state": started.state})
 
+    def login_paste(
+        self, *, prompt: Callable[[str], str] | None = None, timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        show: Callable[[str], None] = print,
+    ) -> AuthStatus:
+        """Log in when the browser is on another machine (an SSH session, a remote kernel): the
+        redirect is a loopback address the browser cannot reach, and the user pastes the address
+        it shows after **Allow**.
+
+        Args:
+            prompt: reads the pasted address (default: :func:`getpass.getpass`, so it is not echoed).
+            timeout: seconds the login stays valid.
+            show: prints the instructions and the authorization URL (which holds no secret).
+        """
+        with LoopbackListener(port=self.engine.loopback_port()) as listener:
+            started = self.begin_login(listener.redirect_uri, timeout=timeout)
+            show("Open this address in your browser, sign in and click Allow. The browser then tries to "
+                 "open an address starting with http://127.0.0.1 and fails: copy that whole address "
+                 f"and paste it here.\n{started.authorization_url}")
+            pasted = (prompt or getpass.getpass)("Address after Allow (input hidden): ")
+            return self.finish_pasted(pasted)
+
+    def finish_pasted(self, pasted: str) -> AuthStatus:
+        """Finish the pending login from the address the browser showed after **Allow** (pasted
+        by the user). Never echoes it.
+
+        Raises:
+            LoginCancelledError: nothing was pasted (the login is cancelled).
+            LoginStateError: it is not a login callback, or not this login's.
+            OAuthError: as :meth:`finish_login`.
+        """
+        text = pasted.strip()
+        if not text:
+            self.cancel_login()
+            raise LoginCancelledError("Nothing was pasted; the login was cancelled.")
+        if len(text) > 8192 or ("code=" not in text and "error=" not in text):
+            raise LoginStateError(
+                "That is not the address your browser showed after Allow: copy the whole address (it "
+                "starts with http://127.0.0.1 and contains ?code=) and paste it again.",
+                error="invalid_request")
+        return self.finish_login(text)
+
+    # -- a notebook page's login through a listener in this kernel ----------------------------------
+
+    def open_listener(self, *, probe_origin: str | None = None) -> LoopbackListener:
+        """Open this session's loopback listener for a login from a notebook page (replacing an
+        open one). The page may fetch its ``probe_url`` when it has origin ``probe_origin``;
+        :meth:`begin_listener_login` then starts a login that returns to it."""
+        listener = LoopbackListener(port=self.engine.loopback_port(), probe_origin=probe_origin)
+        with self._listener_lock:
+            old, self._listener = self._listener, listener
+        if old is not None:
+            _close_unless_received(old)
+        return listener
+
+    def begin_listener_login(self, *, timeout: float = DEFAULT_LOGIN_TIMEOUT) -> LoginStarted:
+        """Start a login whose redirect is the open listener (:meth:`open_listener`). A thread
+        finishes it when the browser arrives there; :meth:`finish_pasted` finishes it when the
+        user pastes the address instead. :meth:`wait_for_login` waits for either.
+
+        Raises:
+            LoginCancelledError: no listener is open.
+        """
+        with self._listener_lock:
+            listener = self._listener
+        if listener is None:
+            raise LoginCancelledError("The login listener was closed. Click \"Log in\" to start again.")
+        started = self.begin_login(listener.redirect_uri, timeout=timeout)
+        listener.expect(started.state, stateless_error=self.config.oauth_cancel_without_state)
+        threading.Thread(target=self._serve_listener, args=(listener, timeout),
+                         name="coder-loopback-login", daemon=True).start()
+        return started
+
+    @property
+    def listening(self) -> bool:
+        """Whether the session's listener (:meth:`open_listener`) is open."""
+        return self._listener is not None
+
+    def close_listener(self) -> None:
+        """Close the session's listener (a callback it received is still answered). Idempotent."""
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            _close_unless_received(listener)
+
+    def _serve_listener(self, listener: LoopbackListener, timeout: float) -> None:
+        try:
+            callback = listener.wait(timeout)
+        except CoderError:  # timed out or closed: the waiting side reports it
+            return
+        try:
+            status = self.finish_login(callback)
+        except CoderError as exc:
+            listener.respond(False, safe_error(exc))
+        except Exception as exc:
+            log.exception("finishing a loopback login failed unexpectedly")
+            listener.respond(False, f"Unexpected error ({type(exc).__name__}); see the kernel log.")
+        else:
+            listener.respond(True, f"Logged in to Coder as {status.username or 'you'}.")
+        listener.close()  # waits until the page has been written
+
     # -- logout -------------------------------------------------------------------------------------
 
     def logout(self, *, delete_registration: bool = False) -> LogoutReport:
@@ -404,6 +506,13 @@ class AuthManager:
         reg_result = self.engine.delete_registration(registration) if delete_registration else "skipped"
         return LogoutReport(revoked=revoked, local_credentials=local, registration=reg_result,
                             revoked_detail=detail)
+
+
+def _close_unless_received(listener: LoopbackListener) -> None:
+    """Close ``listener``, unless a callback is being finished (its server thread closes it after
+    answering the browser)."""
+    if not listener.received:
+        listener.close()
 
 
 def _open(url: str) -> bool:

@@ -18,6 +18,12 @@ so the page can say "Logged in as alice" or why it failed::
         except CoderError as exc:
             listener.respond(False, str(exc))
 
+A notebook page can ask whether it reaches the listener (so whether the browser and the kernel
+share a machine) before it sends the browser there: give ``probe_origin`` (the page's origin) and
+the page fetches :attr:`LoopbackListener.probe_url`. The answer carries CORS headers for that one
+origin (and Chrome's Private Network Access header) and only :attr:`probe_token`, a random word
+that tells the page it reached *this* listener and not another service on the same port.
+
 Nothing here logs the request line (it carries the code and state), and the page never echoes
 the query.
 """
@@ -28,12 +34,14 @@ import contextlib
 import hmac
 import html
 import http.server
+import json
+import secrets
 import threading
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import LoginTimeoutError
+from .errors import LoginCancelledError, LoginTimeoutError
 
 __all__ = ["LoopbackListener"]
 
@@ -42,6 +50,9 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Coder login</
 h1{{font-size:1.3em}}</style></head>
 <body><h1>{title}</h1><p>{message}</p><p>You can close this window and return to your notebook.</p>
 </body></html>"""
+
+
+_PROBE_PATH = "/probe"
 
 
 class _Server(http.server.HTTPServer):
@@ -62,6 +73,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         listener = self.server.owner
         parts = urlsplit(self.path)
+        if parts.path == _PROBE_PATH and listener.probe_origin is not None:
+            self._probe(listener, preflight=False)
+            return
         if parts.path != listener.path:
             self._send(404, "Not found", "This address only answers a Coder login callback.")
             return
@@ -76,6 +90,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         ok, message = listener._await_outcome()
         self._send(200, "Logged in" if ok else "Login failed", message)
+
+    def do_OPTIONS(self) -> None:
+        listener = self.server.owner
+        if urlsplit(self.path).path == _PROBE_PATH and listener.probe_origin is not None:
+            self._probe(listener, preflight=True)
+        else:
+            self._send(404, "Not found", "This address only answers a Coder login callback.")
+
+    def _probe(self, listener: LoopbackListener, *, preflight: bool) -> None:
+        """Answer the notebook page's probe: CORS for its origin only, no secret in the body."""
+        body = b"" if preflight else json.dumps({"coder_jupyter": listener.probe_token}).encode()
+        self.send_response(204 if preflight else 200)
+        origin = listener.probe_origin
+        if origin is not None and self.headers.get("Origin") == origin:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Access-Control-Allow-Methods", "GET")
+            # Chrome's Private Network Access: a public https page may then fetch 127.0.0.1.
+            self.send_header("Access-Control-Allow-Private-Network", "true")
+        self.send_header("Vary", "Origin")
+        self.send_header("Cache-Control", "no-store")
+        if not preflight:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send(self, status: int, title: str, message: str) -> None:
         page = _PAGE.format(title=html.escape(title), message=html.escape(message)).encode()
@@ -98,11 +137,16 @@ class LoopbackListener:
         port: a preferred port; 0 or a busy port means a random free one.
         outcome_timeout: how long the browser's request waits for :meth:`respond`.
         request_timeout: how long a connection may take to send its request before it is dropped.
+        probe_origin: the one web origin (``https://hub.example.com``) allowed to read
+            :attr:`probe_url`; ``None``: no probe.
     """
 
     def __init__(self, *, path: str = "/callback", port: int = 0, outcome_timeout: float = 30.0,
-                 request_timeout: float = 5.0) -> None:
+                 request_timeout: float = 5.0, probe_origin: str | None = None) -> None:
         self.path = path
+        self.probe_origin = probe_origin
+        #: What :attr:`probe_url` answers: not a secret, only proof that it is this listener.
+        self.probe_token = secrets.token_urlsafe(12)
         self._outcome_timeout = outcome_timeout
         self._request_timeout = request_timeout
         self._server = self._bind(port)
@@ -136,6 +180,16 @@ class LoopbackListener:
     def redirect_uri(self) -> str:
         """The exact redirect URI to register and send."""
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def received(self) -> bool:
+        """Whether the callback arrived (its page then waits for :meth:`respond`)."""
+        return self._callback is not None
+
+    @property
+    def probe_url(self) -> str:
+        """Where a page with origin ``probe_origin`` checks that it reaches this listener."""
+        return f"http://127.0.0.1:{self.port}{_PROBE_PATH}"
 
     def expect(self, state: str, *, stateless_error: bool = False) -> None:
         """Accept only the callback whose ``state`` is ``state``; until this is called, none.
@@ -174,6 +228,7 @@ class LoopbackListener:
 
         Raises:
             LoginTimeoutError: nothing arrived within ``timeout`` seconds (the listener is closed).
+            LoginCancelledError: the listener was closed first.
         """
         if not self._received.wait(timeout):
             self.close()
@@ -181,7 +236,8 @@ class LoopbackListener:
                 f"No login callback reached {self.redirect_uri} within {timeout:.0f} s. "
                 "Run the login again and approve it in the browser."
             )
-        assert self._callback is not None
+        if self._callback is None:
+            raise LoginCancelledError("The login listener was closed before a callback arrived.")
         return self._callback
 
     def respond(self, ok: bool, message: str) -> None:
@@ -190,8 +246,9 @@ class LoopbackListener:
         self._answered.set()
 
     def close(self) -> None:
-        """Stop listening. Idempotent."""
+        """Stop listening (a :meth:`wait` in progress ends). Idempotent."""
         self._answered.set()
+        self._received.set()
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(5)

@@ -3,20 +3,31 @@
 The kernel owns the state; the front end (the ``coder-jupyter`` JupyterLab extension) renders it
 and turns clicks into custom messages::
 
-    front end → kernel   {"event": "login", "redirect_uri": "https://…/user/alice/coder/oauth/callback"}
+    front end → kernel   {"event": "login", "redirect_uri": "https://…/user/alice/coder/oauth/callback",
+                          "server_route": true, "skip": []}
+                                               server_route: the page's GET coder/api/status answered;
+                                               skip: paths the user said did not work
+                         {"event": "probed", "ok": true}   the page reached the kernel's listener
+                         {"event": "paste", "url": "…"}    the address after Allow: a message only
+                         {"event": "paste_instead"}        the listener is unreachable after all
                          {"event": "cancel"}   {"event": "logout"}
                          {"event": "token", "token": "…"}     a message only: never widget state
                          {"event": "check", "ok": true, "outcome": "logged_in"}
                                                the callback page told the notebook page it is done
     kernel → front end   {"event": "open", "url": authorization_url}   navigate the login popup
+                         {"event": "probe", "url": "http://127.0.0.1:PORT/probe", "expect": word}
+                                               fetch it: does the browser reach the kernel?
                          {"event": "close_popup"}
 
 A click on **Log in** opens a blank popup at once (so popup blockers allow it) and sends
 ``login``; a worker thread discovers the deployment, registers the client, starts the login
 (:meth:`~coder_jupyter._login.AuthManager.begin_login`), sends ``open`` and waits for the store to
 show the tokens the Jupyter server wrote when Coder redirected the popup back. The cell is never
-blocked. Synced traits hold public facts only (deployment, state, user name, method, expiry, step,
-error text); a notebook saved after a full login contains no secret.
+blocked. Which way the browser comes back (the Jupyter server's route, a listener in the kernel,
+or pasting the final address) is chosen by :func:`coder_jupyter._paths.choose_path` from what the
+page found out; the ``login_path`` and ``path_note`` traits say which. Synced traits hold public
+facts only (deployment, state, user name, method, expiry, step, error text); a notebook saved
+after a full login contains no secret.
 
 Where the front end cannot render the widget, its output still carries ``text/plain`` and
 ``text/html`` with instructions (``%coder login --code`` / ``--token``,
@@ -34,14 +45,22 @@ from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import ipywidgets
 from traitlets import Bool, CaselessStrEnum, Float, Unicode
 
 from ._engine import usable_redirect_uri
-from ._login import AuthManager, AuthStatus
+from ._login import AuthManager, AuthStatus, LoginStarted
+from ._paths import PATH_ORDER, PATH_WORDS, LoginPath, choose_path, why_not_server
 from ._public import fallback_html, fallback_text, printable, safe_url
-from .errors import CoderError, LoginCancelledError, LoginTimeoutError, RegistrationUnavailableError
+from .errors import (
+    CoderError,
+    LoginCancelledError,
+    LoginStateError,
+    LoginTimeoutError,
+    RegistrationUnavailableError,
+)
 
 __all__ = ["MODULE_NAME", "MODULE_VERSION", "LoginWidget"]
 
@@ -76,6 +95,8 @@ STEP_APPROVE: Final = "Waiting for you to approve in the browser…"
 STEP_FINISH: Final = "Finishing the login…"
 STEP_TOKEN: Final = "Checking the token…"  # noqa: S105 (a progress message)
 STEP_LOGOUT: Final = "Logging out…"
+STEP_PROBE: Final = "Checking whether your browser reaches the kernel…"
+STEP_PASTE: Final = "Waiting for you to approve, then paste the address…"
 
 #: What the callback page's ``outcome`` means, for a login that failed in the Jupyter server.
 #: Only these fixed keys are accepted from the browser; nothing it sends is displayed.
@@ -162,6 +183,9 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     oauth_available = Bool(None, allow_none=True,
                            help="Whether the deployment offers OAuth2 (None: not known yet).").tag(sync=True)
     scope_summary = Unicode("", help="What the OAuth login may do, in words (not secret).").tag(sync=True)
+    login_path = Unicode("", help="The way the login returns: server, loopback, paste, token or empty.").tag(
+        sync=True)
+    path_note = Unicode("", help="One line saying which way the login is taking, and why.").tag(sync=True)
 
     def __init__(self, auth: AuthManager, *, timeout: float = 300.0, **kwargs: Any) -> None:
         # The comm opens with the real state, so the first render is already right.
@@ -172,6 +196,10 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._begin_lock = threading.Lock()  # one begin_login at a time, so a stale one can be undone
         self._attempt = 0
         self._workers: list[threading.Thread] = []
+        # What the page found out for the current login: (server redirect URI, server route
+        # answered, skipped paths, page origin); and the attempt whose listener probe is out.
+        self._facts: tuple[str | None, bool, frozenset[str], str] = (None, True, frozenset(), "")
+        self._probe_attempt: int | None = None
         self.on_msg(self._on_front_end_message)
         self.refresh()
         if self.oauth_available is None and self.status != "logged_in":
@@ -261,7 +289,17 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             return
         event = content.get("event")
         if event == "login":
-            self._on_login(content.get("redirect_uri"))
+            if "server_route" in content:
+                self._on_login_choose(content)
+            else:  # a front end that predates the path choice: the Jupyter server's route
+                self._on_login(content.get("redirect_uri"))
+        elif event == "probed":
+            self._on_probed(content.get("ok") is True)
+        elif event == "paste":
+            url = content.get("url")
+            self._on_paste(url if isinstance(url, str) else "")
+        elif event == "paste_instead":
+            self._on_paste_instead()
         elif event == "cancel":
             self._on_cancel()
         elif event == "logout":
@@ -314,7 +352,16 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._waiting(STEP_DISCOVER, time.time() + self._timeout)
         self._spawn("login", self._run_login, attempt, redirect_uri)
 
-    def _run_login(self, attempt: int, redirect_uri: str) -> None:
+    def _run_login(self, attempt: int, redirect_uri: str,
+                   begin: Callable[[], LoginStarted] | None = None) -> None:
+        try:
+            self._run_login_steps(attempt, redirect_uri, begin)
+        finally:
+            if begin is not None and self._current(attempt):
+                self._auth.close_listener()
+
+    def _run_login_steps(self, attempt: int, redirect_uri: str,
+                         begin: Callable[[], LoginStarted] | None) -> None:
         try:
             self._auth.metadata()
             if not self._current(attempt):
@@ -323,13 +370,16 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             with self._begin_lock:
                 if not self._current(attempt):
                     return
-                redirect_uri = self._auth.engine.server_redirect_uri(redirect_uri)
-                started = self._auth.begin_login(redirect_uri, timeout=self._timeout)
+                if begin is None:
+                    redirect_uri = self._auth.engine.server_redirect_uri(redirect_uri)
+                    started = self._auth.begin_login(redirect_uri, timeout=self._timeout)
+                else:
+                    started = begin()
                 if not self._current(attempt):  # cancelled while registering
                     self._auth.cancel_login()
                     return
                 with self.hold_sync():
-                    self.step = STEP_APPROVE
+                    self.step = STEP_PASTE if self.login_path == "paste" else STEP_APPROVE
                     self.timeout_at = time.time() + self._timeout
                 self.send({"event": "open", "url": started.authorization_url})
             status = self._auth.wait_for_login(self._timeout)
@@ -370,6 +420,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     def _on_cancel(self) -> None:
         self._next_attempt()
         self._auth.cancel_login()
+        self._auth.close_listener()
         self.refresh()
         self.send({"event": "close_popup"})
 
@@ -392,6 +443,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
     def _on_token(self, token: str) -> None:
         attempt = self._next_attempt()
         self._auth.cancel_login()
+        self._auth.close_listener()
         if not token.strip():
             self._show_error("The API token field was empty. Paste a token (create one with "
                              "`coder tokens create`) and try again.")
@@ -424,3 +476,101 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             self._next_attempt()
             self._auth.cancel_login()
             self._show_error(OUTCOME_MESSAGES[outcome])
+
+    # -- choosing the way back (server route, listener in the kernel, paste) -------------------------
+
+    def _on_login_choose(self, content: Mapping[str, Any]) -> None:
+        """A login from a front end that probed the server route: choose the path, then take it."""
+        redirect_uri = content.get("redirect_uri")
+        usable = isinstance(redirect_uri, str) and usable_redirect_uri(redirect_uri)
+        page_uri = redirect_uri if usable else None
+        server_uri = self._auth.engine.server_redirect_uri(page_uri) if page_uri else None
+        raw_skip = content.get("skip")
+        skip = frozenset(p for p in (raw_skip if isinstance(raw_skip, list) else ()) if p in PATH_ORDER)
+        server_route = content.get("server_route") is True
+        origin = ""
+        if page_uri:  # the listener's probe answers this origin only
+            parts = urlsplit(page_uri)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        self._facts = (server_uri, server_route, skip, origin)
+        path = choose_path(redirect_uri=server_uri, server_route=server_route, loopback_reachable=None,
+                           skip=skip)
+        if path == "probe":
+            attempt = self._next_attempt()
+            self._auth.cancel_login()
+            self._set_path("loopback")
+            self._waiting(STEP_PROBE, time.time() + self._timeout)
+            listener = self._auth.open_listener(probe_origin=origin or None)
+            self._probe_attempt = attempt
+            self.send({"event": "probe", "url": listener.probe_url, "expect": listener.probe_token})
+            return
+        self._take_path(path, redirect_uri)
+
+    def _on_probed(self, reachable: bool) -> None:
+        if self._probe_attempt is None or not self._current(self._probe_attempt):
+            return  # an answer to an abandoned probe
+        self._probe_attempt = None
+        server_uri, server_route, skip, _origin = self._facts
+        self._take_path(choose_path(redirect_uri=server_uri, server_route=server_route,
+                                    loopback_reachable=reachable, skip=skip), None)
+
+    def _take_path(self, path: str, redirect_uri: object) -> None:
+        if path == "server":
+            self._set_path("server")
+            self._on_login(redirect_uri)
+            return
+        if path in ("loopback", "paste"):
+            login_path: LoginPath = "loopback" if path == "loopback" else "paste"
+            self._set_path(login_path)
+            attempt = self._next_attempt()
+            self._waiting(STEP_DISCOVER, time.time() + self._timeout)
+            if login_path == "paste" or not self._auth.listening:
+                self._auth.open_listener()
+            self._spawn("login", self._run_login, attempt, "",
+                        lambda: self._auth.begin_listener_login(timeout=self._timeout))
+            return
+        # Nothing else is left: the API token.
+        self._next_attempt()
+        self._auth.cancel_login()
+        self._auth.close_listener()
+        self._set_path("token")
+        self.refresh()
+        self.send({"event": "close_popup"})
+
+    def _set_path(self, path: LoginPath) -> None:
+        server_uri, server_route, skip, _origin = self._facts
+        reason = "" if path == "server" or "server" in skip else why_not_server(server_uri, server_route)
+        with self.hold_sync():
+            self.login_path = path
+            self.path_note = f"{PATH_WORDS[path]} {reason}".strip()
+
+    def _on_paste_instead(self) -> None:
+        """The popup could not reach the listener after all: the same login, finished by pasting."""
+        if self._probe_attempt is not None:  # still probing: as if the page had not reached it
+            self._on_probed(False)
+            return
+        if self.status == "waiting" and self.login_path == "loopback":
+            self._set_path("paste")
+            self.step = STEP_PASTE
+
+    def _on_paste(self, pasted: str) -> None:
+        """The address the browser showed after Allow: finish the pending login with it. It is
+        never stored, shown or logged."""
+        if self.status != "waiting" or self.login_path not in ("loopback", "paste"):
+            return
+        with self._lock:
+            attempt = self._attempt
+        self.error = ""
+        self._spawn("paste", self._run_paste, attempt, pasted)
+
+    def _run_paste(self, attempt: int, pasted: str) -> None:
+        try:
+            self._auth.finish_pasted(pasted)
+        except LoginStateError as exc:
+            if exc.error == "invalid_request" and self._current(attempt):
+                self.error = _message(exc)  # not a callback: the login still waits for a good one
+                return
+            self._fail(attempt, exc, "pasted login")
+        except Exception as exc:
+            self._fail(attempt, exc, "pasted login")
+        # On success the login worker's wait_for_login returns and shows the result.

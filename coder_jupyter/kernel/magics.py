@@ -3,13 +3,16 @@
 ================================  ==================================================================
 ``%coder`` / ``%coder status``     deployment, status, user, login method, expiry (``--check`` asks
                                    Coder who the token belongs to). Never a secret.
-``%coder login``                   shows the login widget; in a terminal IPython runs the loopback
-                                   login (RFC 8252) through your browser.
+``%coder login``                   shows the login widget; in a terminal IPython or a VS Code notebook
+                                   logs in through your browser: a loopback listener (RFC 8252), or
+                                   in an SSH session without a display, pasting the final address.
 ``%coder login --token``           prompts for an API token (not echoed) and saves it.
 ``%coder login --code``            prints the authorization address; paste the code Coder shows.
 ``%coder login --browser``         loopback login even in a notebook (kernel on your machine).
 ``%coder login --scopes A B``      any OAuth login above, asking for scopes ``A B`` (e.g.
                                    ``coder:all``; README "Permissions").
+``%coder login --paste``           the browser is elsewhere: approve, then paste the address it
+                                   shows after Allow (not echoed).
 ``%coder logout``                  revokes the OAuth session and forgets the credentials
                                    (``--delete-registration`` also deletes the OAuth client).
 ``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
@@ -24,12 +27,14 @@ tokens are read with :func:`getpass.getpass`, and addresses are shown without cr
 from __future__ import annotations
 
 import getpass
+import os
 import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from .._paths import magic_login_path
 from ..errors import CoderError, LoginCancelledError
 from . import _display
 from .extension import is_terminal
@@ -46,6 +51,7 @@ _USAGE = """Usage:
   %coder login --code               open an address, approve, paste the code shown
   %coder login --browser            log in through a browser on this machine (loopback)
   %coder login --scopes A B ...     ask for these OAuth scopes (with any of the above)
+  %coder login --paste              browser elsewhere: paste the address shown after Allow
   %coder logout [--delete-registration]
   %coder use <url or name>          switch to another deployment
 """
@@ -104,9 +110,9 @@ class CoderMagics(Magics):
 
     def _cmd_login(self, args: list[str]) -> None:
         args, wanted = _scopes_option(args)
-        flags = _flags(args, {"--token", "--code", "--browser"})
+        flags = _flags(args, {"--token", "--code", "--browser", "--paste"})
         if len(flags) > 1:
-            raise _UsageError("choose one of --token, --code, --browser")
+            raise _UsageError("choose one of --token, --code, --browser, --paste")
         if self.session.status() is None:
             print(_display.fallback_text(None))
             return
@@ -119,11 +125,16 @@ class CoderMagics(Magics):
             status = auth.login_with_token(_read_secret("Coder API token (input hidden): "))
         elif "--code" in flags:
             status = auth.login_oob(prompt=_read_secret)
-        elif "--browser" in flags or is_terminal(self.shell):
+        elif "--browser" in flags:
             status = auth.login_loopback()
+        elif "--paste" in flags:
+            status = auth.login_paste(prompt=_read_secret)
         else:
-            self.session.show_widget()
-            return
+            path = magic_login_path(terminal=is_terminal(self.shell), env=os.environ, platform=sys.platform)
+            if path == "widget":
+                self.session.show_widget()
+                return
+            status = auth.login_paste(prompt=_read_secret) if path == "paste" else auth.login_loopback()
         print(_display.status_line(status))
 
     def _cmd_logout(self, args: list[str]) -> None:

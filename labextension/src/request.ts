@@ -1,6 +1,6 @@
 /**
- * The only fetch of the extension: calls the server extension's JSON routes under
- * `{base_url}coder/`.
+ * The extension's fetches: the server extension's JSON routes under `{base_url}coder/`, and the
+ * probes that choose the way a login comes back (`probeServerRoute`, `probeListener`).
  */
 
 import { URLExt } from '@jupyterlab/coreutils';
@@ -61,4 +61,51 @@ export interface ILoginReply {
   authorization_url: string;
   redirect_uri: string;
   expires_at: number;
+}
+
+/**
+ * Does this Jupyter server have the coder_jupyter server extension (its callback route)?
+ * `GET {base_url}coder/api/status` answers only when it is loaded (404 otherwise).
+ */
+export async function probeServerRoute(): Promise<boolean> {
+  try {
+    await requestAPI<IStatusReply>('api/status');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The only address `probeListener` fetches: the kernel's loopback listener. */
+const LISTENER_PROBE = /^http:\/\/127\.0\.0\.1:\d{1,5}\/probe$/;
+
+/**
+ * Can this browser reach the kernel's loopback listener (so browser and kernel share a machine)?
+ * `http://127.0.0.1` is a potentially trustworthy origin, so an https page may fetch it. The
+ * listener answers with CORS for this page's origin and a random word the kernel also sent us
+ * (`expect`): another service on the same port does not count.
+ */
+export async function probeListener(url: string, expect: string, timeoutMs = 3000): Promise<boolean> {
+  if (!LISTENER_PROBE.test(url) || expect.length === 0) {
+    return false;
+  }
+  const controller = new AbortController();
+  const timer = window.setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, {
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      signal: controller.signal
+    });
+    if (!response.ok) {
+      return false;
+    }
+    const data: unknown = await response.json();
+    return data !== null && typeof data === 'object' && (data as { coder_jupyter?: unknown }).coder_jupyter === expect;
+  } catch {
+    return false;
+  } finally {
+    window.clearTimeout(timer);
+  }
 }

@@ -2,10 +2,14 @@
  * The login widget's model and view. The Python side (`coder_jupyter.widget.LoginWidget`) owns
  * the state; the view only reflects it and turns clicks into custom messages:
  *
- * - view → kernel: `{event: "login", redirect_uri}`, `{event: "cancel"}`, `{event: "logout"}`,
+ * - view → kernel: `{event: "login", redirect_uri, server_route, skip}` (server_route: the
+ *   page's `coder/api/status` probe answered; skip: paths the user said did not work),
+ *   `{event: "probed", ok}`, `{event: "paste", url}` (a message, never state; cleared at once),
+ *   `{event: "paste_instead"}`, `{event: "cancel"}`, `{event: "logout"}`,
  *   `{event: "token", token}` (a message, never state; the field is cleared at once),
  *   `{event: "check"}` (the callback page said the login ended).
- * - kernel → view: `{event: "open", url}` (navigate the popup), `{event: "close_popup"}`.
+ * - kernel → view: `{event: "open", url}` (navigate the popup), `{event: "close_popup"}`,
+ *   `{event: "probe", url, expect}` (fetch the kernel's listener, answer `probed`).
  */
 
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
@@ -21,6 +25,7 @@ import {
   openInPopup,
   openPopup
 } from './login';
+import { probeListener, probeServerRoute } from './request';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
 /** The widget's states (the Python trait `status`). */
@@ -62,7 +67,9 @@ export class LoginModel extends DOMWidgetModel {
       step: '',
       timeout_at: null,
       oauth_available: null,
-      scope_summary: ''
+      scope_summary: '',
+      login_path: '',
+      path_note: ''
     };
   }
 
@@ -120,6 +127,13 @@ export class LoginView extends DOMWidgetView {
   private _tokenForm!: HTMLFormElement;
   private _tokenInput!: HTMLInputElement;
   private _tokenHint!: HTMLDivElement;
+  private _pathNote!: HTMLDivElement;
+  private _pathText!: HTMLSpanElement;
+  private _nextPathLink!: HTMLButtonElement;
+  private _pasteForm!: HTMLFormElement;
+  private _pasteInput!: HTMLInputElement;
+  private _pasteError!: HTMLDivElement;
+  private _skip: string[] = [];
   private _seenSteps: string[] = [];
   private _tokenOpen = false;
   private _shownStatus: LoginStatus | null = null;
@@ -189,7 +203,19 @@ export class LoginView extends DOMWidgetView {
       this._sendToken();
     });
 
-    this.el.append(header, this._message, this._steps, this._error, this._popupNote, actions, this._tokenForm);
+    this._renderPathParts();
+
+    this.el.append(
+      header,
+      this._message,
+      this._steps,
+      this._pathNote,
+      this._pasteForm,
+      this._error,
+      this._popupNote,
+      actions,
+      this._tokenForm
+    );
 
     this.listenTo(this.model, 'change', this._update);
     this.listenTo(this.model, 'msg:custom', this._onCustom);
@@ -205,12 +231,90 @@ export class LoginView extends DOMWidgetView {
     super.remove();
   }
 
-  private _login(): void {
+  private _login(skip: string[] = []): void {
     // Open the popup during the click itself, or the browser's popup blocker refuses it.
     const popup = openPopup();
     this._showPopupNote(popup === null ? 'blocked' : 'none');
     this._seenSteps = [];
-    this.send({ event: 'login', redirect_uri: callbackUri() });
+    this._skip = skip;
+    // Then find out whether the Jupyter server has our callback route; the kernel chooses the path.
+    void probeServerRoute().then(serverRoute => {
+      this.send({ event: 'login', redirect_uri: callbackUri(), server_route: serverRoute, skip });
+    });
+  }
+
+  /** The one line saying which way the login is taking, "Didn't work?", and the paste field. */
+  private _renderPathParts(): void {
+    this._pathNote = el('div', 'cj-path');
+    this._pathText = el('span', 'cj-path-text');
+    this._nextPathLink = el('button', 'cj-link cj-next-path', "Didn't work?");
+    this._nextPathLink.type = 'button';
+    this._nextPathLink.addEventListener('click', () => this._nextPath());
+    this._pathNote.append(this._pathText, ' ', this._nextPathLink);
+
+    this._pasteForm = el('form', 'cj-paste');
+    this._pasteForm.autocomplete = 'off';
+    this._pasteInput = el('input', 'jp-mod-styled cj-paste-input');
+    this._pasteInput.type = 'password';
+    this._pasteInput.autocomplete = 'off';
+    this._pasteInput.spellcheck = false;
+    this._pasteInput.placeholder = 'http://127.0.0.1:…/callback?code=…';
+    this._pasteInput.setAttribute(
+      'aria-label',
+      'Paste the address your browser shows after you click Allow (it starts with http://127.0.0.1…)'
+    );
+    const submit = el('button', 'jp-mod-styled jp-mod-accept cj-paste-submit', 'Finish login');
+    submit.type = 'submit';
+    const label = el(
+      'div',
+      'cj-hint',
+      'Paste the address your browser shows after you click Allow (it starts with http://127.0.0.1…).'
+    );
+    this._pasteError = el('div', 'cj-paste-error');
+    this._pasteForm.append(label, this._pasteInput, submit, this._pasteError);
+    this._pasteForm.addEventListener('submit', event => {
+      event.preventDefault();
+      const url = this._pasteInput.value.trim();
+      // Cleared before anything else: the address (it holds the code) lives here only until sent.
+      this._pasteInput.value = '';
+      if (url.length > 0) {
+        this.send({ event: 'paste', url });
+      }
+    });
+  }
+
+  /** "Didn't work?": the next path (server → kernel listener → paste → API token). */
+  private _nextPath(): void {
+    const path = this.model.get('login_path') as string;
+    if (path === 'server') {
+      this._login([...this._skip, 'server']);
+    } else if (path === 'loopback') {
+      this.send({ event: 'paste_instead' });
+    } else if (path === 'paste') {
+      closePopup();
+      this._tokenOpen = true;
+      this.send({ event: 'cancel' });
+    }
+  }
+
+  private _updatePathParts(waiting: boolean): void {
+    const path = this.model.get('login_path') as string;
+    const note = this.model.get('path_note') as string;
+    this._pathNote.hidden = !waiting || note.length === 0;
+    this._pathNote.dataset.path = path;
+    this._pathText.textContent = note;
+    this._nextPathLink.hidden = !['server', 'loopback', 'paste'].includes(path);
+    const pasting = waiting && path === 'paste';
+    this._pasteForm.hidden = !pasting;
+    if (!pasting) {
+      this._pasteInput.value = '';
+    }
+    const error = this.model.get('error') as string;
+    this._pasteError.textContent = pasting ? error : '';
+    this._pasteError.hidden = !pasting || error.length === 0;
+    if (path === 'token' && !waiting && this.model.get('status') !== 'logged_in') {
+      this._tokenOpen = true;
+    }
   }
 
   private _cancel(): void {
@@ -230,7 +334,7 @@ export class LoginView extends DOMWidgetView {
     this.send({ event: 'token', token });
   }
 
-  private _onCustom(content: { event?: string; url?: string }): void {
+  private _onCustom(content: { event?: string; url?: string; expect?: string }): void {
     if (content.event === 'open' && typeof content.url === 'string' && isWebUrl(content.url)) {
       const url = content.url;
       if (navigatePopup(url)) {
@@ -238,6 +342,9 @@ export class LoginView extends DOMWidgetView {
       } else {
         this._showPopupNote('blocked', url);
       }
+    } else if (content.event === 'probe' && typeof content.url === 'string') {
+      const expect = typeof content.expect === 'string' ? content.expect : '';
+      void probeListener(content.url, expect).then(ok => this.send({ event: 'probed', ok }));
     } else if (content.event === 'close_popup') {
       closePopup();
       this._showPopupNote('none');
@@ -329,6 +436,7 @@ export class LoginView extends DOMWidgetView {
 
     this._message.hidden = waiting || (status === 'error' && oauth !== false);
     this._renderSteps(waiting, step || 'Starting the login…');
+    this._updatePathParts(waiting);
 
     this._error.textContent = status === 'error' ? error || 'Something went wrong.' : '';
     this._error.hidden = status !== 'error';

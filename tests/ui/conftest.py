@@ -3,6 +3,10 @@
 One Jupyter server (it serves both JupyterLab and Notebook 7) per test session, under the non-root
 base URL ``/user/alice/``, pointed at a fake Coder deployment through ``CODER_URL``; one browser per
 session, a fresh context per test. Screenshots go to ``tests/artifacts/``.
+
+``jupyter_server_without_extension`` is the same server with the ``coder_jupyter`` server extension
+disabled (``ServerApp.jpserver_extensions``): what a user gets when coder-jupyter is installed in the
+kernel's environment only. The JupyterLab extension still loads; the callback route does not.
 """
 
 from __future__ import annotations
@@ -62,9 +66,21 @@ def ui_fake() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> Iterator[JupyterServer]:
+    yield from _jupyter_server(tmp_path_factory, ui_fake, "jupyter", [])
+
+
+@pytest.fixture(scope="session")
+def jupyter_server_without_extension(tmp_path_factory: pytest.TempPathFactory,
+                                     ui_fake: Any) -> Iterator[JupyterServer]:
+    yield from _jupyter_server(tmp_path_factory, ui_fake, "jupyter-noext",
+                               ['--ServerApp.jpserver_extensions={"coder_jupyter": False}'])
+
+
+def _jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any, name: str,
+                    extra_args: list[str]) -> Iterator[JupyterServer]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    tmp = tmp_path_factory.mktemp("jupyter")
+    tmp = tmp_path_factory.mktemp(name)
     root, store, runtime, settings = (tmp / d for d in ("root", "store", "runtime", "settings"))
     for d in (root, runtime, settings):
         d.mkdir()
@@ -95,6 +111,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
+        *extra_args,
     ]
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -123,7 +140,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory, ui_fake: Any) -> It
         log.close()
         server_log = tmp / "server.log"
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(server_log, ARTIFACTS / "ui-jupyter-server.log")
+        shutil.copy(server_log, ARTIFACTS / f"ui-{name}-server.log")
 
 
 @pytest.fixture
