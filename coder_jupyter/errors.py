@@ -45,6 +45,7 @@ import linecache
 import os
 import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "CoderError",
     "ConfigurationError",
     "DeadlineExceededError",
-    "FULL_TRACEBACKS_ENV",
     "InsufficientScopeError",
     "InvalidClientError",
     "InvalidGrantError",
@@ -82,7 +82,7 @@ __all__ = [
 #: Set to 1 to see the full traceback of our errors in IPython (else: ``%coder traceback``).
 FULL_TRACEBACKS_ENV = "CODER_JUPYTER_FULL_TRACEBACKS"
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _full_tracebacks() -> bool:
@@ -94,7 +94,7 @@ def _user_frame(exc: BaseException) -> tuple[str, int] | None:
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
     user = None
     for frame in frames:
-        if os.path.abspath(frame.filename).startswith(_PACKAGE_DIR + os.sep):
+        if Path(frame.filename).resolve().is_relative_to(_PACKAGE_DIR):
             break
         user = frame
     if user is None or user.lineno is None:

@@ -12,7 +12,8 @@ import time
 from .._login import AuthStatus
 from .._public import fallback_html, fallback_text, method_words, safe_url
 
-__all__ = ["check_line", "fallback_html", "fallback_text", "safe_url", "status_line", "status_lines", "summary"]
+__all__ = ["check_line", "fallback_html", "fallback_text", "safe_url", "status_line", "status_lines",
+           "summary"]
 
 
 def _when(ts: float | None) -> str:

@@ -100,6 +100,7 @@ class CoderMagics(Magics):
             print("No error has been shown in this session yet.")
             return
         tb = getattr(sys, "last_traceback", None) or value.__traceback__
+        assert self.shell is not None  # a magic always runs in a shell
         formatter = self.shell.InteractiveTB
         print(formatter.stb2text(formatter.structured_traceback(type(value), value, tb)))
 

@@ -165,7 +165,8 @@ def test_coder_status_shows_deployment_user_method_and_never_the_token(
     host = fake.url.split("://", 1)[1]
     lines = status.stdout.splitlines()
     assert lines[0] == f"Logged in to {host} as {fake.username} (CODER_SESSION_TOKEN, no expiry)."
-    assert lines[1] == f"Checked with Coder just now: the token works (Coder says it belongs to {fake.username})."
+    assert lines[1] == ("Checked with Coder just now: the token works "
+                        f"(Coder says it belongs to {fake.username}).")
     assert f"Deployment:  {fake.url}" in status.stdout
     assert "logged_in" not in status.stdout
     # and without --check, no sign of a check

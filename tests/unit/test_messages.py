@@ -59,7 +59,7 @@ def _raised_through_our_code() -> NotLoggedInError:
     code = compile("def boom():\n    raise NotLoggedInError('Not logged in — run %coder login.')\n",
                    _public.__file__, "exec")
     namespace: dict[str, object] = {"NotLoggedInError": NotLoggedInError}
-    exec(code, namespace)  # noqa: S102 (a frame that claims to be inside the package)
+    exec(code, namespace)  # a frame that claims to be inside the package
     try:
         namespace["boom"]()  # type: ignore[operator]
     except NotLoggedInError as exc:

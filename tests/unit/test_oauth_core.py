@@ -276,7 +276,7 @@ def test_callback_checks_error_before_code_before_state() -> None:
     params = authorize.parse_callback(
         "http://x/cb?error=access_denied&error_description=The%20user%20said%20no"
     )
-    with pytest.raises(AccessDeniedError, match="^Login cancelled") as info:
+    with pytest.raises(AccessDeniedError, match=r"^Login cancelled") as info:
         authorize.check_callback(params, None, now=0)
     assert info.value.error_description == "The user said no"
     assert "The user said no" not in str(info.value)
