@@ -69,8 +69,8 @@ def summary(status: AuthStatus, *, now: float | None = None) -> str:
     """One human sentence: ``Logged in to coder.example.com as alice (OAuth, expires in 58 min).``"""
     host = _host(status.deployment_url)
     if status.status not in ("logged_in", "expired"):
-        return status_line(status)
-    method = method_words(status.method)
+        return status_line(status, widget=False)
+    method = method_words(status.method, "a token")
     if status.expires_at is None:
         how = f"{method}, no expiry"
     else:
@@ -101,7 +101,12 @@ def status_lines(status: AuthStatus, *, checked: bool = False, now: float | None
     ``checked``: ``status`` came from asking Coder (``--check``); a line says what that found.
     Other subsystems add their lines after these (one report, one place).
     """
-    lines = [summary(status, now=now)]
+    if checked and status.status == "error":  # the check failed, not a login
+        method = method_words(status.method, "a token")
+        lines = [f"Credentials for {_host(status.deployment_url)} ({method}) are in use, but Coder did not "
+                 "accept them."]
+    else:
+        lines = [summary(status, now=now)]
     if checked:
         lines.append(check_line(status))
     lines.append(f"  Deployment:  {safe_url(status.deployment_url)}")

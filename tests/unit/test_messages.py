@@ -45,6 +45,8 @@ def test_check_says_a_check_ran_and_what_it_found() -> None:
     refused = AuthStatus(URL, "error", method="env", error="Coder refused the session (401).")
     checked = status_lines(refused, checked=True, now=NOW)
     assert checked[1].startswith("Checked with Coder just now: it failed — Coder refused the session (401).")
+    assert checked[0] == ("Credentials for coder.example.com (CODER_SESSION_TOKEN) are in use, but Coder did "
+                          "not accept them.")
     assert "%coder login" in checked[1]
     nobody = AuthStatus(URL, "logged_out")
     assert "nothing to check" in status_lines(nobody, checked=True, now=NOW)[1]
