@@ -2,12 +2,14 @@
 kernel is gone, the logout confirmation, the host in the status bar, and the README's screenshots.
 
 Real JupyterLab under /user/alice/ + Debian's chromium + the fake Coder (tests/ui/conftest.py).
-The screenshots in ``docs/images/`` are written by :func:`test_readme_screenshots_from_the_demo_notebook`.
+The README's screenshots are taken here: ``CODER_JUPYTER_UPDATE_SCREENSHOTS=1 pytest tests/ui -k screenshot``
+writes them to ``docs/images/``; a plain run writes them to ``tests/artifacts/images/``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
@@ -23,7 +25,11 @@ from coder_jupyter._store import Store
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
+#: Where the screenshots go: the README's docs/images/ only when asked (so that running the suite
+#: leaves `git status` clean), else tests/artifacts/images/ to look at.
+UPDATE_SCREENSHOTS_ENV = "CODER_JUPYTER_UPDATE_SCREENSHOTS"
+IMAGES = (ROOT / "docs" / "images" if os.environ.get(UPDATE_SCREENSHOTS_ENV) == "1"
+          else ROOT / "tests" / "artifacts" / "images")
 JupyterServer = Any  # tests/ui/conftest.py
 
 
@@ -31,6 +37,7 @@ JupyterServer = Any  # tests/ui/conftest.py
 def _logged_out(jupyter_server: JupyterServer) -> None:
     """Every test starts with an empty credential store."""
     shutil.rmtree(jupyter_server.store, ignore_errors=True)
+    IMAGES.mkdir(parents=True, exist_ok=True)
 
 
 def _open_widget(page: Any, server: JupyterServer) -> Any:
@@ -176,7 +183,6 @@ def test_readme_screenshots_from_the_demo_notebook(
     popup = popup_info.value
     widget.locator(".cj-badge-waiting").wait_for()
     widget.locator(".cj-step-current", has_text=re.compile("approve")).wait_for()
-    IMAGES.mkdir(parents=True, exist_ok=True)
     widget.screenshot(path=str(IMAGES / "widget-waiting.png"))
     _consent(popup, ui_fake, allow=True)
     widget.locator(".cj-badge-logged_in").wait_for()
