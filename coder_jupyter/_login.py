@@ -50,10 +50,12 @@ from ._engine import (
 from ._loopback import LoopbackListener
 from ._oauth import scopes
 from ._oauth.models import AuthServerMetadata, TokenSet
+from ._public import safe_url
 from ._store import PendingLogins, Store
 from ._transport import drive
 from .errors import (
     AccessDeniedError,
+    AuthenticationError,
     CoderError,
     LoginCancelledError,
     LoginStateError,
@@ -278,6 +280,8 @@ class AuthManager:
     def _login_outcome(self) -> AuthStatus | None:
         status = self.status()
         if status.status == "logged_in":
+            if self._pending is not None:  # its tombstone has nothing left to tell us
+                self.pending_logins.forget_outcome(self._pending.state)
             self._pending = None
             return status
         if self._pending_error is not None:
@@ -286,6 +290,7 @@ class AuthManager:
             ended = self.pending_logins.outcome(self._pending.state)
             if ended is not None and not ended.get("ok"):
                 # Another process (the Jupyter server) consumed this login and it failed there.
+                self.pending_logins.forget_outcome(self._pending.state)
                 self._pending = None
                 error, message = ended.get("error"), str(ended.get("message") or "The login failed.")
                 cls = AccessDeniedError if error == "access_denied" else OAuthError
@@ -310,14 +315,23 @@ class AuthManager:
                 ``False`` keeps it in this session only, ranked first like ``Coder(url, token=...)``.
 
         Raises:
-            AuthenticationError: Coder refused the token.
+            AuthenticationError: Coder refused the token; the message says how to make a new one.
         """
         token = token.strip()
         if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
             # httpx would raise UnicodeEncodeError, whose args hold the whole token.
             raise CoderError("The API token contains spaces, line breaks or non-ASCII characters, which a "
                              "Coder token never has. Copy it again (`coder tokens create`) and paste it.")
-        user = self.engine.fetch_user(token)
+        try:
+            user = self.engine.fetch_user(token)
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"Coder refused this API token (it is wrong, expired or revoked) at "
+                f"{safe_url(self.deployment_url)}. Create a new one with `coder tokens create` (or in "
+                "Coder: Account → Tokens) and paste it again.",
+                status=exc.status, server_message=exc.server_message, detail=exc.detail,
+                hint="Create a new token with `coder tokens create`.", method=exc.method, url=exc.url,
+            ) from None
         if persist:
             with self.store.lock():
                 self.store.save_account({"username": user.get("username"), "id": user.get("id")})

@@ -69,7 +69,10 @@ log = logging.getLogger(__name__)
 #: Environment variable naming the store's root directory.
 ROOT_ENV = "CODER_JUPYTER_DIR"
 
-_TOMBSTONE_TTL = 24 * 3600.0  # how long "already used" is remembered for a consumed state
+# How long a consumed or cancelled state's tombstone ("already used", and how the login ended) is
+# kept: three default login timeouts. Single use never depends on it (the pending file is renamed
+# away, once); a later replay is still refused, as unknown instead of "already used".
+_TOMBSTONE_TTL = 900.0
 _ORPHAN_TTL = 3600.0  # a ``.taken`` file left by a process that died mid-take
 #: The files :meth:`Store._save` writes (through ``.<name>.<random>.tmp``).
 _SAVED_FILES = ("tokens.json", "registration.json", "metadata.json", "account.json")
@@ -466,14 +469,15 @@ class PendingLogins:
                     "This login was already completed or cancelled (its link can be used once). "
                     "Click \"Log in\" to start a new login.", error="invalid_state") from None
             raise LoginStateError(
-                "This login is unknown here: it was started elsewhere, expired and was cleaned up, or the "
-                "link is not from this Jupyter. Click \"Log in\" to start a new login.",
+                "This login is unknown here: it was already used or cancelled, expired and was cleaned up, "
+                "or the link is not from this Jupyter. Click \"Log in\" to start a new login.",
                 error="invalid_state") from None
         self._tombstone(key)
         try:
             pending: PendingLogin | None = _decode(PendingLogin, _read_json(claimed), claimed)
         finally:
             _unlink(claimed)
+            self._purge_leftovers(current)
         if pending is None or not hmac.compare_digest(pending.state.encode(), state.encode()):
             raise LoginStateError(
                 "This login's record was unreadable. Click \"Log in\" to start a new login.",
@@ -513,6 +517,11 @@ class PendingLogins:
             return None
         return _read_json(path)
 
+    def forget_outcome(self, state: str) -> None:
+        """The starting process has learned how the login for ``state`` ended: drop its
+        tombstone (a replay of ``state`` is still refused, as unknown). Idempotent."""
+        _unlink(self.path / f"{_state_key(state)}.used")
+
     def discard(self, state: str) -> None:
         """Forget the pending login for ``state`` if it is still there (idempotent, never raises
         for an unknown state). Use it to cancel; a later callback with that state is refused."""
@@ -533,13 +542,17 @@ class PendingLogins:
         for path, pending in self._live(current):
             if (pending is None or (pending.expires_at and current >= pending.expires_at)) and _unlink(path):
                 removed += 1
+        self._purge_leftovers(current)
+        return removed
+
+    def _purge_leftovers(self, now: float) -> None:
+        """Old tombstones, and files orphaned by a process that died mid-take or mid-write."""
         with contextlib.suppress(OSError):
             for path in [*self.path.glob("*.used"), *self.path.glob(".*.taken"), *self.path.glob(".*.tmp")]:
                 ttl = _TOMBSTONE_TTL if path.suffix == ".used" else _ORPHAN_TTL
                 with contextlib.suppress(OSError):
-                    if current - path.stat().st_mtime > ttl:
+                    if now - path.stat().st_mtime > ttl:
                         path.unlink()
-        return removed
 
     def latest_for(self, deployment_url: str | None, *, now: float | None = None,
                    cancel_without_state: bool = False) -> PendingLogin | None:

@@ -41,7 +41,11 @@ This module imports nothing from the rest of the package.
 
 from __future__ import annotations
 
+import linecache
+import os
+import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -75,8 +79,55 @@ __all__ = [
 ]
 
 
+#: Set to 1 to see the full traceback of our errors in IPython (else: ``%coder traceback``).
+FULL_TRACEBACKS_ENV = "CODER_JUPYTER_FULL_TRACEBACKS"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _full_tracebacks() -> bool:
+    return os.environ.get(FULL_TRACEBACKS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _user_frame(exc: BaseException) -> tuple[str, int] | None:
+    """The innermost frame outside this package before the error entered it: the user's line."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ is not None else []
+    user = None
+    for frame in frames:
+        if Path(frame.filename).resolve().is_relative_to(_PACKAGE_DIR):
+            break
+        user = frame
+    if user is None or user.lineno is None:
+        return None
+    return user.filename, user.lineno
+
+
+def _where(filename: str, lineno: int) -> str:
+    # IPython and ipykernel compile cells to "<ipython-input-…>" or a temporary "…/ipykernel_…/….py".
+    in_cell = filename.startswith("<ipython-input") or "ipykernel_" in filename
+    place = f"your cell, line {lineno}" if in_cell else f"{filename}, line {lineno}"
+    source = linecache.getline(filename, lineno).strip()
+    return f"  in {place}: {source}" if source else f"  in {place}"
+
+
 class CoderError(Exception):
-    """Root of every exception raised by coder_jupyter."""
+    """Root of every exception raised by coder_jupyter.
+
+    In IPython and Jupyter an error of ours shows as its message and the user's own line, not
+    the internal frames (:meth:`_render_traceback_`). The full traceback: ``%coder traceback``
+    after the fact, or ``CODER_JUPYTER_FULL_TRACEBACKS=1`` for every error.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: the lines it shows for this exception (see the class docstring)."""
+        if _full_tracebacks():
+            return [line.rstrip("\n") for line in traceback.format_exception(self)]
+        lines = [f"{type(self).__name__}: {self}"]
+        found = _user_frame(self)
+        if found is not None:
+            lines.append(_where(*found))
+        lines.append(f"(Full traceback: %coder traceback, or set {FULL_TRACEBACKS_ENV}=1.)")
+        return lines
 
 
 class ConfigurationError(CoderError, ValueError):

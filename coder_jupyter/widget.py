@@ -55,6 +55,7 @@ from ._login import AuthManager, AuthStatus, LoginStarted
 from ._paths import PATH_ORDER, PATH_WORDS, LoginPath, choose_path, why_not_server
 from ._public import fallback_html, fallback_text, printable, safe_url
 from .errors import (
+    AccessDeniedError,
     CoderError,
     LoginCancelledError,
     LoginStateError,
@@ -98,10 +99,14 @@ STEP_LOGOUT: Final = "Logging out…"
 STEP_PROBE: Final = "Checking whether your browser reaches the kernel…"
 STEP_PASTE: Final = "Waiting for you to approve, then paste the address…"
 
+#: The neutral notes of a login the user ended (status ``cancelled``): not errors.
+CANCELLED_HERE: Final = "You cancelled the login; nothing was saved."
+CANCELLED_ON_CODER: Final = "You cancelled on Coder's consent page; nothing was saved."
+
 #: What the callback page's ``outcome`` means, for a login that failed in the Jupyter server.
 #: Only these fixed keys are accepted from the browser; nothing it sends is displayed.
 OUTCOME_MESSAGES: Final[Mapping[str, str]] = {
-    "access_denied": "You declined on Coder's consent page. Click Log in to try again.",
+    "access_denied": "You cancelled on Coder's consent page; nothing was saved.",
     "invalid_state": "That login had expired or was already used. Click Log in to start a new one.",
     "invalid_grant": "Coder refused the authorization code (it may have expired). Click Log in to try again.",
     "invalid_request": "The browser came back without a usable answer from Coder. Click Log in to try again.",
@@ -156,7 +161,8 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         timeout: seconds a browser login may take before it is abandoned (default 5 minutes).
 
     Synced traits (all public; never a token, code, verifier or secret): ``deployment_url``,
-    ``status`` (``logged_out``, ``waiting``, ``logged_in``, ``expired``, ``error``), ``username``,
+    ``status`` (``logged_out``, ``waiting``, ``logged_in``, ``expired``, ``error``, ``cancelled``:
+    the user ended the login, shown neutrally with ``error`` as the note), ``username``,
     ``method`` (``oauth``, ``token``, ``env``, ``cli`` or empty), ``expires_at``, ``error``,
     ``step``, ``timeout_at`` (Unix seconds), ``oauth_available`` and ``scope_summary`` (what the
     OAuth login's scope allows, e.g. "workspaces: read, start/stop; templates: read").
@@ -171,7 +177,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     deployment_url = Unicode("", help="The deployment, without query or credentials.").tag(sync=True)
     status = CaselessStrEnum(
-        ["logged_out", "waiting", "logged_in", "expired", "error"], default_value="logged_out",
+        ["logged_out", "waiting", "logged_in", "expired", "error", "cancelled"], default_value="logged_out",
         help="The login state shown by the badge.",
     ).tag(sync=True)
     username = Unicode("", help="Who is logged in (empty when nobody is).").tag(sync=True)
@@ -252,6 +258,15 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             self.timeout_at = None
             self.oauth_available = self._auth.status().oauth_available
 
+    def _show_cancelled(self, note: str) -> None:
+        """The user ended the login (Cancel here or on Coder's page): neutral, not an error."""
+        with self.hold_sync():
+            self.status = "cancelled"
+            self.error = note
+            self.step = ""
+            self.timeout_at = None
+            self.oauth_available = self._auth.status().oauth_available
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
         if data is None:
@@ -267,6 +282,7 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
             "waiting": "waiting for the browser",
             "expired": "the session has expired",
             "error": f"the last login failed: {self.error}",
+            "cancelled": "login cancelled",
         }.get(self.status, "not logged in")
         return (
             f"Coder login widget for {where} ({state}).\n"
@@ -389,6 +405,11 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
                 self._show_error(f"Login timed out after {minutes} — click Log in to try again.")
                 self.send({"event": "close_popup"})
             return
+        except AccessDeniedError:
+            if self._current(attempt):  # Cancel on Coder's consent page, seen by the server
+                self._show_cancelled(CANCELLED_ON_CODER)
+                self.send({"event": "close_popup"})
+            return
         except LoginCancelledError:
             if self._current(attempt):  # cancelled elsewhere (%coder logout, another login)
                 self.refresh()
@@ -421,7 +442,10 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._next_attempt()
         self._auth.cancel_login()
         self._auth.close_listener()
-        self.refresh()
+        if self._auth.status().status == "logged_in":
+            self.refresh()
+        else:
+            self._show_cancelled(CANCELLED_HERE)
         self.send({"event": "close_popup"})
 
     def _on_logout(self) -> None:
@@ -464,8 +488,8 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         """The callback page said the login ended (in the Jupyter server, which wrote the store)."""
         status = self._auth.status()
         if self.status != "waiting":
-            if self.status == "error" and status.status != "logged_in":
-                return  # the login worker already showed why it failed; keep saying so
+            if self.status in ("error", "cancelled") and status.status != "logged_in":
+                return  # the login worker already showed how it ended; keep saying so
             self._show(status)
             return
         if status.status == "logged_in" or ok is True:
@@ -475,7 +499,11 @@ class LoginWidget(ipywidgets.DOMWidget):  # type: ignore[misc]
         if ok is False and isinstance(outcome, str) and outcome in OUTCOME_MESSAGES:
             self._next_attempt()
             self._auth.cancel_login()
-            self._show_error(OUTCOME_MESSAGES[outcome])
+            if outcome == "access_denied":
+                self._show_cancelled(OUTCOME_MESSAGES[outcome])
+                self.send({"event": "close_popup"})
+            else:
+                self._show_error(OUTCOME_MESSAGES[outcome])
 
     # -- choosing the way back (server route, listener in the kernel, paste) -------------------------
 

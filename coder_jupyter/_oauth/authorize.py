@@ -20,7 +20,7 @@ from ..errors import AccessDeniedError, LoginStateError, OAuthError
 from .models import AuthServerMetadata, PendingLogin
 from .responses import printable
 
-__all__ = ["CallbackParams", "authorization_url", "check_callback", "parse_callback"]
+__all__ = ["CANCELLED_MESSAGE", "CallbackParams", "authorization_url", "check_callback", "parse_callback"]
 
 
 def authorization_url(
@@ -93,8 +93,11 @@ def parse_callback(callback: str | Mapping[str, str]) -> CallbackParams:
     )
 
 
+#: What a Cancel on Coder's consent page says, wherever it is shown (widget, %coder, callback).
+CANCELLED_MESSAGE = ("Login cancelled on Coder's consent page; nothing was saved. "
+                     "Log in again (the widget's button, or %coder login) when you are ready.")
+
 _ERROR_HINTS = {
-    "access_denied": "The login was cancelled on Coder's consent page. Click \"Log in\" to try again.",
     "invalid_scope": "This OAuth2 app may not be granted the requested scope: log in asking for less "
                      "(%coder login --scopes ..., or CODER_OAUTH_SCOPES), or ask your Coder administrator "
                      "to add it to the app's allowed scopes.",
@@ -118,11 +121,14 @@ def check_callback(params: CallbackParams, pending: PendingLogin | None, *, now:
         LoginStateError: ``state`` missing, unknown, already used, expired, or not the pending
             login's.
     """
+    if params.error == "access_denied":
+        # A cancel, not a failure: no RFC wording (error_description keeps Coder's text).
+        raise AccessDeniedError(CANCELLED_MESSAGE, error=params.error,
+                                error_description=params.error_description, error_uri=params.error_uri)
     if params.error is not None:
         hint = _ERROR_HINTS.get(params.error, "Click \"Log in\" to try again.")
         said = f"{params.error} ({params.error_description})" if params.error_description else params.error
-        cls = AccessDeniedError if params.error == "access_denied" else OAuthError
-        raise cls(f"Coder refused the login: {said}. {hint}", error=params.error,
+        raise OAuthError(f"Coder refused the login: {said}. {hint}", error=params.error,
                   error_description=params.error_description, error_uri=params.error_uri)
     if params.code is None:
         raise OAuthError("The login callback carried no authorization code. Click \"Log in\" to try again.",

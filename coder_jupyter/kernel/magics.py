@@ -17,6 +17,9 @@
                                    (``--delete-registration`` also deletes the OAuth client).
 ``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
                                    ``c.CoderConfig.deployments = {"prod": "https://…"}``.
+``%coder traceback``               the full traceback of the last error (errors of ours show short:
+                                   the message and your line; ``CODER_JUPYTER_FULL_TRACEBACKS=1``
+                                   shows every one in full).
 ``%coder help``                    this table.
 ================================  ==================================================================
 
@@ -54,6 +57,7 @@ _USAGE = """Usage:
   %coder login --paste              browser elsewhere: paste the address shown after Allow
   %coder logout [--delete-registration]
   %coder use <url or name>          switch to another deployment
+  %coder traceback                  the full traceback of the last error
 """
 
 
@@ -98,15 +102,27 @@ class CoderMagics(Magics):
     def _cmd_help(self, args: list[str]) -> None:
         print(_USAGE)
 
+    def _cmd_traceback(self, args: list[str]) -> None:
+        _flags(args, set())
+        value = getattr(sys, "last_value", None)
+        if value is None:
+            print("No error has been shown in this session yet.")
+            return
+        tb = getattr(sys, "last_traceback", None) or value.__traceback__
+        assert self.shell is not None  # a magic always runs in a shell
+        formatter = self.shell.InteractiveTB
+        print(formatter.stb2text(formatter.structured_traceback(type(value), value, tb)))
+
     def _cmd_status(self, args: list[str]) -> None:
         flags = _flags(args, {"--check"})
-        status = self.session.status(check="--check" in flags)
+        checked = "--check" in flags
+        status = self.session.status(check=checked)
         if status is None:
             print(_display.fallback_text(None))
             return
         if status.status == "logged_in" and status.username is None:
             status = self.session.status(check=True) or status  # env/CLI token: ask who it is
-        print("\n".join(_display.status_lines(status)))
+        print("\n".join(_display.status_lines(status, checked=checked)))
 
     def _cmd_login(self, args: list[str]) -> None:
         args, wanted = _scopes_option(args)

@@ -21,6 +21,7 @@ from traitlets.config import Configurable
 from .._config import CoderConfig
 from .._engine import finish_login
 from .._login import AuthManager, AuthStatus, LoginStarted, LogoutReport
+from .._store import known_deployments
 from ..errors import ConfigurationError
 
 __all__ = ["LoginBackend"]
@@ -77,6 +78,18 @@ class LoginBackend:
         """The configured deployment's status, or ``None`` when no deployment is configured."""
         manager = self.manager()
         return None if manager is None else manager.status()
+
+    def deployments_in_use(self) -> int:
+        """How many deployments this user works with: the configured one, the named ones
+        (``c.CoderConfig.deployments``) and those with a login in the store. The status bar
+        names the host in its text when there are several."""
+        config = self._config()
+        urls = {u.rstrip("/").lower() for u in known_deployments(root=config.store_root())}
+        urls |= {str(u).rstrip("/").lower() for u in config.deployments.values()}
+        current = config.resolved_url()
+        if current:
+            urls.add(current.rstrip("/").lower())
+        return len(urls)
 
     def begin_login(self, redirect_uri: str) -> LoginStarted:
         """Start an OAuth login whose callback is ``redirect_uri`` (or the admin's fixed

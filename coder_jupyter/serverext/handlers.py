@@ -235,8 +235,9 @@ class CallbackHandler(_CoderHandlerMixin, JupyterHandler):
         description = printable(coder_description, 500) if coder_description else None
         if isinstance(exc, AccessDeniedError) or coder_error == "access_denied":
             self._render(403, Page(False, "access_denied", "Login cancelled",
-                                   "The login was declined on Coder's consent page. Nothing was saved. "
-                                   "Click \"Log in\" in the notebook to try again.", description))
+                                   "You cancelled on Coder's consent page; nothing was saved. This window "
+                                   "closes by itself (if it stays open, you can close it). Use \"Log in "
+                                   "again\" in the notebook when you are ready.", description))
         elif coder_error is not None:
             self._render(400, Page(False, "invalid_request", "Login failed",
                                    f"Coder refused the login ({printable(coder_error, 100)}). Nothing was "
@@ -287,8 +288,13 @@ class _JSONHandler(_CoderHandlerMixin, APIHandler):
         else:
             self.send(body)
 
+    def status_body(self) -> dict[str, Any]:
+        """Blocking: :func:`status_json` plus ``deployments_in_use`` (the status bar names the host
+        in its text when it is more than one)."""
+        return {**status_json(self.backend.status()), "deployments_in_use": self.backend.deployments_in_use()}
+
     async def current_status(self) -> dict[str, Any]:
-        return status_json(await self.run_blocking(self.backend.status))
+        return await self.run_blocking(self.status_body)
 
 
 class StatusHandler(_JSONHandler):
@@ -357,7 +363,7 @@ class LogoutHandler(_JSONHandler):
 
         def logout() -> dict[str, Any]:
             report = self.backend.logout()
-            body = status_json(self.backend.status())
+            body = self.status_body()
             body["logout"] = {
                 "revoked": report.revoked,
                 "revoked_detail": report.revoked_detail,
@@ -378,6 +384,6 @@ class CancelHandler(_JSONHandler):
 
         def cancel() -> dict[str, Any]:
             self.backend.cancel()
-            return status_json(self.backend.status())
+            return self.status_body()
 
         await self.answer(cancel)

@@ -13,7 +13,8 @@ The headers follow what a page reached by an OAuth redirect needs:
 * ``Cache-Control: no-store``: the page (and the URL that produced it) stays out of caches.
 
 The inline script tells the window that opened the popup (the notebook page) how the login
-ended with ``postMessage``, restricted to this page's own origin, then closes the popup::
+ended with ``postMessage``, restricted to this page's own origin, then closes the popup after a
+success or a cancel (an error stays open so it can be read)::
 
     {"source": "coder-jupyter", "ok": true, "outcome": "logged_in"}
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-__all__ = ["Outcome", "Page", "csp_for", "page_headers", "render_page"]
+__all__ = ["Outcome", "Page", "closes_itself", "csp_for", "page_headers", "render_page"]
 
 #: Machine-readable result sent to the opener; a fixed vocabulary, never server-supplied text.
 Outcome = Literal[
@@ -89,30 +90,36 @@ _STYLE = (
     "padding-top:12vh;background:#f6f7f9;color:#1f2328}"
     "main{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1.5rem 2rem;max-width:34rem}"
     "h1{font-size:1.25rem;margin:0 0 .75rem}.ok h1{color:#1a7f37}.err h1{color:#cf222e}"
+    ".neutral h1{color:#1f2328}"
     "p{line-height:1.45;overflow-wrap:anywhere}.detail{color:#57606a;font-size:.9rem}"
 )
 
 
-def _script(ok: bool, outcome: Outcome) -> str:
+def closes_itself(page: Page) -> bool:
+    """A success or a cancel closes its popup; an error stays open so the user can read it."""
+    return page.ok or page.outcome == "access_denied"
+
+
+def _script(ok: bool, outcome: Outcome, close_after: bool) -> str:
     # json.dumps of a bool and a fixed Literal: nothing user-controlled reaches the script.
     message = json.dumps({"source": "coder-jupyter", "ok": ok, "outcome": outcome})
     notify = (
         "try{if(window.opener&&!window.opener.closed){"
         f"window.opener.postMessage({message},window.location.origin);}}}}catch(e){{}}"
     )
-    # Only a success closes the popup; an error stays open so the user can read it.
-    close = "setTimeout(function(){window.close();},1200);" if ok else ""
+    close = "setTimeout(function(){window.close();},1200);" if close_after else ""
     return f"(function(){{{notify}{close}}})();"
 
 
 def render_page(page: Page, *, nonce: str) -> str:
     """The HTML of ``page``; its inline style and script carry ``nonce``.
 
-    A success page closes itself shortly after telling the opener; an error page stays open so
-    the user can read it.
+    A success or cancel page closes itself shortly after telling the opener (browsers allow it
+    for the popup the notebook opened; otherwise its text says it can be closed); an error page
+    stays open so the user can read it.
     """
     detail = f"<p class='detail' id='detail'>{escape(page.detail)}</p>" if page.detail else ""
-    css_class = "ok" if page.ok else "err"
+    css_class = "ok" if page.ok else "neutral" if page.outcome == "access_denied" else "err"
     safe_nonce = escape(nonce)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -123,6 +130,6 @@ def render_page(page: Page, *, nonce: str) -> str:
         f"<body><main class='{css_class}' data-outcome='{escape(page.outcome)}'>"
         f"<h1 id='title'>{escape(page.title)}</h1>"
         f"<p id='message'>{escape(page.message)}</p>{detail}</main>"
-        f"<script nonce='{safe_nonce}'>{_script(page.ok, page.outcome)}</script>"
+        f"<script nonce='{safe_nonce}'>{_script(page.ok, page.outcome, closes_itself(page))}</script>"
         "</body></html>"
     )

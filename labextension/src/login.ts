@@ -6,6 +6,7 @@
  * at once and navigated to Coder's consent page when the authorization URL arrives.
  */
 
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 
 /** The popup's window name: a second login reuses the same window. */
@@ -108,4 +109,33 @@ export const STATUS_CHANGED_EVENT = 'coder-jupyter:status-changed';
 
 export function announceStatusChange(): void {
   window.dispatchEvent(new Event(STATUS_CHANGED_EVENT));
+}
+
+/** `https://coder.example.com/` → `coder.example.com` (the address itself when unparsable). */
+export function hostOf(url: string | null | undefined): string {
+  if (!url) {
+    return 'Coder';
+  }
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * The one logout confirmation, asked by the status bar and the login widget alike: a calm
+ * dialog whose default button keeps the session.
+ *
+ * @returns whether the user chose to log out.
+ */
+export async function confirmLogout(deployment: string | null, username: string | null): Promise<boolean> {
+  const who = username ? ` as ${username}` : '';
+  const result = await showDialog({
+    title: 'Log out of Coder?',
+    body: `You are logged in to ${hostOf(deployment)}${who}. Logging out revokes this session; every notebook using it will need to log in again.`,
+    buttons: [Dialog.cancelButton({ label: 'Stay logged in' }), Dialog.okButton({ label: 'Log out' })],
+    defaultButton: 0
+  });
+  return result.button.accept;
 }

@@ -54,6 +54,8 @@ export interface IStatusReply {
   expires_at: number | null;
   error: string | null;
   oauth_available: boolean | null;
+  /** How many deployments the user works with; the status bar names the host when > 1. */
+  deployments_in_use?: number;
 }
 
 /** The body of `POST coder/api/login`. */

@@ -4,7 +4,7 @@
  * they call the server extension's JSON routes.
  */
 
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { Notification } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
@@ -13,6 +13,8 @@ import {
   announceStatusChange,
   callbackUri,
   closePopup,
+  confirmLogout,
+  hostOf,
   isCallbackMessage,
   navigatePopup,
   openInPopup,
@@ -39,17 +41,6 @@ function errorText(error: unknown): string {
     return error.message;
   }
   return String(error);
-}
-
-function hostOf(url: string | null): string {
-  if (!url) {
-    return 'Coder';
-  }
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }
 
 /**
@@ -137,11 +128,19 @@ export class CoderStatus {
   private _timer: number;
 }
 
-/** The status-bar text for a status. */
+/**
+ * The status-bar text for a status. With several deployments in use the host is named too
+ * ("Coder: alice @ coder.example.com"); the hover title always names it.
+ */
 export function statusText(status: IStatusReply | null): string {
   if (status === null) {
     return 'Coder: unavailable';
   }
+  const at = (status.deployments_in_use ?? 1) > 1 && status.deployment ? ` @ ${hostOf(status.deployment)}` : '';
+  return statusWords(status) + at;
+}
+
+function statusWords(status: IStatusReply): string {
   switch (status.status) {
     case 'logged_in':
       return `Coder: ${status.username ?? 'logged in'}`;
@@ -182,11 +181,11 @@ export class CoderStatusItem extends Widget {
     if (status === null) {
       this.node.title = `Coder login status unavailable${error ? `: ${error}` : ''}`;
     } else if (status.status === 'logged_in') {
-      this.node.title = `Logged in to ${status.deployment} as ${status.username ?? '?'} (${status.method ?? '?'}). Click to log out.`;
+      this.node.title = `Logged in to ${hostOf(status.deployment)} as ${status.username ?? '?'} (${status.method ?? '?'}). Click to log out.`;
     } else if (status.status === 'unconfigured') {
       this.node.title = 'No Coder deployment configured: set CODER_URL for the Jupyter server.';
     } else {
-      this.node.title = `Not logged in to ${status.deployment}. Click to log in.${status.error ? ` (${status.error})` : ''}`;
+      this.node.title = `Not logged in to ${hostOf(status.deployment)}. Click to log in.${status.error ? ` (${status.error})` : ''}`;
     }
   }
 }
@@ -235,12 +234,7 @@ export async function logout(status: CoderStatus): Promise<void> {
 export async function toggle(status: CoderStatus): Promise<void> {
   const current = status.current;
   if (current?.status === 'logged_in') {
-    const result = await showDialog({
-      title: 'Log out of Coder?',
-      body: `You are logged in to ${hostOf(current.deployment)} as ${current.username ?? 'an unknown user'}. Logging out revokes this session.`,
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Log out' })]
-    });
-    if (result.button.accept) {
+    if (await confirmLogout(current.deployment, current.username)) {
       await logout(status);
     }
   } else if (current?.status === 'unconfigured') {

@@ -5,7 +5,8 @@
  * - view → kernel: `{event: "login", redirect_uri, server_route, skip}` (server_route: the
  *   page's `coder/api/status` probe answered; skip: paths the user said did not work),
  *   `{event: "probed", ok}`, `{event: "paste", url}` (a message, never state; cleared at once),
- *   `{event: "paste_instead"}`, `{event: "cancel"}`, `{event: "logout"}`,
+ *   `{event: "paste_instead"}`, `{event: "cancel"}`, `{event: "logout"}` (after
+ *   the same confirmation as the status bar's),
  *   `{event: "token", token}` (a message, never state; the field is cleared at once),
  *   `{event: "check"}` (the callback page said the login ended).
  * - kernel → view: `{event: "open", url}` (navigate the popup), `{event: "close_popup"}`,
@@ -19,6 +20,7 @@ import {
   announceStatusChange,
   callbackUri,
   closePopup,
+  confirmLogout,
   isCallbackMessage,
   isWebUrl,
   navigatePopup,
@@ -29,15 +31,29 @@ import { probeListener, probeServerRoute } from './request';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
 /** The widget's states (the Python trait `status`). */
-export type LoginStatus = 'logged_out' | 'waiting' | 'logged_in' | 'expired' | 'error';
+export type LoginStatus = 'logged_out' | 'waiting' | 'logged_in' | 'expired' | 'error' | 'cancelled';
 
 const BADGES: Record<LoginStatus, string> = {
   logged_out: 'Logged out',
   waiting: 'Waiting for the browser',
   logged_in: 'Logged in',
   expired: 'Expired',
-  error: 'Error'
+  error: 'Error',
+  cancelled: 'Login cancelled'
 };
+
+/** What a widget whose kernel is gone says (its comm is closed: clicks would reach nobody). */
+const KERNEL_GONE =
+  "This widget's kernel has restarted or stopped, so its buttons no longer work — run the cell again.";
+
+/** The kernel-side objects a view can watch (duck-typed: JupyterLab's and Notebook 7's managers). */
+interface ISignalLike<T> {
+  connect(slot: (sender: unknown, value: T) => void): unknown;
+  disconnect(slot: (sender: unknown, value: T) => void): unknown;
+}
+interface IManagerLike {
+  context?: { sessionContext?: { kernelChanged?: ISignalLike<unknown>; statusChanged?: ISignalLike<string> } };
+}
 
 // Mirrors METHOD_WORDS in coder_jupyter/_public.py (tests/unit/test_public.py keeps them equal).
 const METHODS: Record<string, string> = {
@@ -139,6 +155,8 @@ export class LoginView extends DOMWidgetView {
   private _shownStatus: LoginStatus | null = null;
   private _timer: number | null = null;
   private _announcing = false;
+  private _kernelGone = false;
+  private _unwatchKernel: (() => void) | null = null;
   private _onWindowMessage = (event: MessageEvent): void => {
     if (isCallbackMessage(event)) {
       this.send({ event: 'check' });
@@ -173,7 +191,7 @@ export class LoginView extends DOMWidgetView {
     const actions = el('div', 'cj-actions');
     this._loginButton = button('Log in', 'jp-mod-accept cj-login', () => this._login());
     this._cancelButton = button('Cancel', 'jp-mod-reject cj-cancel', () => this._cancel());
-    this._logoutButton = button('Log out', 'jp-mod-reject cj-logout', () => this.send({ event: 'logout' }));
+    this._logoutButton = button('Log out', 'cj-quiet cj-logout', () => void this._logout());
     this._tokenToggle = el('button', 'cj-link cj-token-toggle', 'Use an API token instead');
     this._tokenToggle.type = 'button';
     this._tokenToggle.addEventListener('click', () => {
@@ -221,6 +239,7 @@ export class LoginView extends DOMWidgetView {
     this.listenTo(this.model, 'msg:custom', this._onCustom);
     window.addEventListener('message', this._onWindowMessage);
     window.addEventListener(STATUS_CHANGED_EVENT, this._onStatusChanged);
+    this._watchKernel();
     this._update();
   }
 
@@ -228,7 +247,74 @@ export class LoginView extends DOMWidgetView {
     window.removeEventListener('message', this._onWindowMessage);
     window.removeEventListener(STATUS_CHANGED_EVENT, this._onStatusChanged);
     this._stopTimer();
+    this._unwatchKernel?.();
     super.remove();
+  }
+
+  /**
+   * Notice when this widget's kernel goes away: the widget manager marks the model's comm dead
+   * when the kernel restarts, the comm closes when the kernel closes it, and the notebook's
+   * session changes kernel (or reports it dead) on shutdown.
+   */
+  private _watchKernel(): void {
+    const gone = (): void => {
+      if (!this._kernelGone) {
+        this._kernelGone = true;
+        this._update();
+      }
+    };
+    this.listenTo(this.model, 'comm_live_update', () => {
+      if (!this.model.comm_live) {
+        gone();
+      }
+    });
+    this.listenTo(this.model, 'comm:close', gone);
+    const session = (this.model.widget_manager as unknown as IManagerLike).context?.sessionContext;
+    const onStatus = (_: unknown, status: string): void => {
+      if (status === 'dead' || status === 'restarting' || status === 'autorestarting') {
+        gone();
+      }
+    };
+    const onKernel = (): void => gone();
+    session?.statusChanged?.connect(onStatus);
+    session?.kernelChanged?.connect(onKernel);
+    this._unwatchKernel = () => {
+      session?.statusChanged?.disconnect(onStatus);
+      session?.kernelChanged?.disconnect(onKernel);
+    };
+    if (this.model.comm === undefined || this.model.comm === null || !this.model.comm_live) {
+      this._kernelGone = true; // restored from a saved notebook, or already disconnected
+    }
+  }
+
+  /** Kernel gone: say so, and disable every control (a click would reach nobody). */
+  private _renderKernelGone(): void {
+    this.el.dataset.kernel = this._kernelGone ? 'gone' : 'live';
+    for (const control of this.el.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input')) {
+      control.disabled = this._kernelGone;
+    }
+    if (this._kernelGone) {
+      this._stopTimer();
+      this._countdown.textContent = '';
+      this._steps.hidden = true;
+      this._badge.textContent = 'Kernel gone';
+      this._badge.className = 'cj-badge cj-badge-gone';
+      this._message.hidden = false;
+      this._message.textContent = KERNEL_GONE;
+      this._message.className = 'cj-message cj-kernel-gone';
+      this._message.title = '';
+      this._error.hidden = true;
+    } else {
+      this._message.className = 'cj-message';
+    }
+  }
+
+  private async _logout(): Promise<void> {
+    const deployment = this.model.get('deployment_url') as string;
+    const username = this.model.get('username') as string;
+    if (await confirmLogout(deployment || null, username || null)) {
+      this.send({ event: 'logout' });
+    }
   }
 
   private _login(skip: string[] = []): void {
@@ -427,6 +513,8 @@ export class LoginView extends DOMWidgetView {
             : '';
     } else if (status === 'expired') {
       this._message.textContent = 'Your session has expired. Log in again to continue.';
+    } else if (status === 'cancelled') {
+      this._message.textContent = error || 'Login cancelled; nothing was saved.';
     } else if (oauth === false) {
       this._message.textContent = 'This deployment does not offer OAuth2 login: log in with an API token.';
     } else {
@@ -446,7 +534,8 @@ export class LoginView extends DOMWidgetView {
 
     const loggedIn = status === 'logged_in';
     this._loginButton.hidden = waiting || loggedIn || oauth === false;
-    this._loginButton.textContent = status === 'expired' || status === 'error' ? 'Log in again' : 'Log in';
+    this._loginButton.textContent =
+      status === 'expired' || status === 'error' || status === 'cancelled' ? 'Log in again' : 'Log in';
     this._cancelButton.hidden = !waiting;
     this._logoutButton.hidden = !(loggedIn || status === 'expired');
     const tokenAllowed = !waiting && !loggedIn;
@@ -475,6 +564,7 @@ export class LoginView extends DOMWidgetView {
       this._stopTimer();
     }
     this._tick();
+    this._renderKernelGone();
   }
 
   /** The steps seen during this login: earlier ones ticked, the current one spinning. */

@@ -141,7 +141,7 @@ def test_loading_twice_is_harmless_and_unloading_cleans_up(kernel_with_token: Ke
 
     # Then the same client is still there and %coder still works
     assert kernel.ok("print(coder is first)").stdout.strip() == "True"
-    assert "Status:     logged_in" in kernel.ok("%coder status").stdout
+    assert "Logged in to " in kernel.ok("%coder status").stdout
 
     # When unloaded
     kernel.ok("%unload_ext coder_jupyter")
@@ -161,10 +161,17 @@ def test_coder_status_shows_deployment_user_method_and_never_the_token(
     # When
     status = kernel.ok("%coder status --check")
 
-    # Then
-    assert f"Deployment: {fake.url}" in status.stdout
-    assert f"User:       {fake.username}" in status.stdout
-    assert "Method:     CODER_SESSION_TOKEN" in status.stdout
+    # Then one human sentence, a line saying that Coder was asked and what it said, the details
+    host = fake.url.split("://", 1)[1]
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"Logged in to {host} as {fake.username} (CODER_SESSION_TOKEN, no expiry)."
+    assert lines[1] == ("Checked with Coder just now: the token works "
+                        f"(Coder says it belongs to {fake.username}).")
+    assert f"Deployment:  {fake.url}" in status.stdout
+    assert "logged_in" not in status.stdout
+    # and without --check, no sign of a check
+    plain = kernel.ok("%coder status").stdout
+    assert "Checked" not in plain and plain.splitlines()[0] == lines[0]
     assert fake.session_token not in status.text
     assert fake.session_token.split("-")[-1] not in status.text
 
@@ -293,9 +300,39 @@ def test_coder_status_shows_the_granted_scope(fake: FakeCoder) -> None:
     for kernel in _start_kernel(kernel_env(CODER_URL=fake.url)):
         kernel.ok("%load_ext coder_jupyter")
         status = kernel.ok("%coder status")
-        assert "Scope:      coder:workspaces.access user:read" in status.stdout
-        assert "Allows:     workspaces: read, ssh/apps; templates: read; account: read" in status.stdout
+        assert "  Scope:       coder:workspaces.access user:read" in status.stdout
+        assert "  Allows:      workspaces: read, ssh/apps; templates: read; account: read" in status.stdout
         # And a call the scope lacks says what to do
         failed = kernel.run('coder.stop("workspace-1", progress=False)')
         assert failed.error is not None and failed.error["ename"] == "InsufficientScopeError"
         assert "%coder login --scopes" in failed.error["evalue"]
+
+
+def test_our_errors_are_short_name_the_fix_and_the_full_traceback_is_on_demand(
+    kernel_without_credentials: Kernel,
+) -> None:
+    kernel = kernel_without_credentials
+    kernel.ok("%load_ext coder_jupyter")
+
+    # When a call fails because nobody is logged in
+    failed = kernel.run("x = 1\ncoder.me()")
+
+    # Then the error is the message, the user's own line and where the details are: no internals
+    assert failed.error is not None and failed.error["ename"] == "NotLoggedInError"
+    shown = "\n".join(failed.error["traceback"])
+    assert len(failed.error["traceback"]) == 3, shown
+    assert "%coder login" in shown  # names the fix
+    assert "your cell, line 2: coder.me()" in shown
+    assert "_transport" not in shown and "site-packages" not in shown and "coder_jupyter/" not in shown
+
+    # When the user asks for the full traceback
+    full = kernel.ok("%coder traceback")
+    # Then every frame is there
+    assert "NotLoggedInError" in full.stdout and "coder_jupyter" in full.stdout
+    assert full.stdout.count("\n") > 6
+
+    # And with the switch on, errors show in full from then on
+    kernel.ok("import os; os.environ['CODER_JUPYTER_FULL_TRACEBACKS'] = '1'")
+    again = kernel.run("coder.me()")
+    assert again.error is not None
+    assert "Traceback (most recent call last)" in "\n".join(again.error["traceback"])

@@ -193,8 +193,11 @@ def test_token_login_and_bad_token(coder_fake: FakeCoder) -> None:
     status = auth.login_with_token(coder_fake.session_token)
     assert (status.status, status.method, status.username) == ("logged_in", "token", coder_fake.username)
     assert AuthManager(coder_fake.url).status().status == "logged_in"  # persisted
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(AuthenticationError, match="refused this API token") as info:
         AuthManager(coder_fake.url).login_with_token("bad0000000-0000000000000000000000")
+    # It says how to make a new token, not "You are signed out or your session has expired"
+    assert "coder tokens create" in str(info.value) and "signed out" not in str(info.value)
+    assert info.value.status == 401 and "bad0000000" not in str(info.value)
 
 
 def test_oob_login_with_a_pasted_code(coder_fake: FakeCoder) -> None:

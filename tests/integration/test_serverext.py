@@ -355,7 +355,8 @@ def test_status_reports_the_configured_deployment_without_secrets(
     after = json.loads(response.body)
     assert (after["status"], after["username"], after["method"]) == ("logged_in", fake.username, "oauth")
     assert set(after) == {"deployment", "status", "username", "method", "expires_at", "error",
-                          "oauth_available"}
+                          "oauth_available", "deployments_in_use"}
+    assert after["deployments_in_use"] == 1  # the status bar then shows the host in its title only
     tokens = AuthManager(fake.url).credentials.current()
     assert tokens is not None
     assert tokens.access_token not in body_of(response)

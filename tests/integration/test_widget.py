@@ -196,7 +196,8 @@ def test_cancel_abandons_the_login_and_closes_the_popup(fake: FakeCoder, comms: 
     recorder.click({"event": "cancel"})
     # Then
     assert widget.wait_idle(10)
-    assert (widget.status, widget.step, widget.timeout_at) == ("logged_out", "", None)
+    assert (widget.status, widget.step, widget.timeout_at) == ("cancelled", "", None)
+    assert widget.error == "You cancelled the login; nothing was saved."
     assert recorder.custom()[-1] == {"event": "close_popup"}
     # And a late callback for that login is refused
     with pytest.raises(LoginStateError):
@@ -222,10 +223,11 @@ def test_declining_on_the_consent_page_shows_why_when_the_popup_reports_it(
     recorder.wait_for_custom("open")
     # When the callback page posts {ok: false, outcome: "access_denied"}
     recorder.click({"event": "check", "ok": False, "outcome": "access_denied"})
-    # Then
+    # Then a cancel is said neutrally (not an error), and the popup is told to close
     assert widget.wait_idle(10)
-    assert widget.status == "error"
-    assert widget.error == "You declined on Coder's consent page. Click Log in to try again."
+    assert widget.status == "cancelled"
+    assert widget.error == "You cancelled on Coder's consent page; nothing was saved."
+    assert recorder.custom()[-1] == {"event": "close_popup"}
 
 
 def test_a_decline_finished_by_the_server_stays_shown_when_the_popups_check_arrives_late(
@@ -238,14 +240,32 @@ def test_a_decline_finished_by_the_server_stays_shown_when_the_popups_check_arri
     with pytest.raises(AccessDeniedError):
         finish_login(query_of(consent(fake, started_url, allow=False)))
     assert widget.wait_idle(10)
-    assert widget.status == "error"
+    assert widget.status == "cancelled"
+    assert recorder.custom()[-1] == {"event": "close_popup"}
     shown = widget.error
     # and only then the popup's check message reaches the kernel
     recorder.click({"event": "check", "ok": False, "outcome": "access_denied"})
-    # Then the reason stays on screen instead of being replaced by a bare "logged out"
+    # Then "cancelled" stays on screen instead of being replaced by a bare "logged out"
     assert widget.wait_idle(10)
-    assert (widget.status, widget.error) == ("error", shown)
-    assert "denied" in shown.lower() or "declined" in shown.lower()
+    assert (widget.status, widget.error) == ("cancelled", shown)
+    assert shown == "You cancelled on Coder's consent page; nothing was saved."
+    # and no RFC wording anywhere the kernel told the front end
+    assert "resource owner" not in recorder.everything().lower()
+    # and the starter read the outcome, so no tombstone is left for it
+    assert list(auth.pending_logins.path.glob("*.used")) == []
+
+
+def test_a_pasted_token_coder_refuses_says_so_and_how_to_make_a_new_one(
+        fake: FakeCoder, comms: list[RecordingComm]) -> None:
+    widget, recorder = make_widget(AuthManager(fake.url), comms)
+    # When the user pastes a token Coder does not know
+    recorder.click({"event": "token", "token": "bad0000000-0000000000000000000000"})
+    assert widget.wait_idle(10)
+    # Then the widget says the token was refused and how to make one, not "session expired"
+    assert widget.status == "error"
+    assert "refused this API token" in widget.error and "coder tokens create" in widget.error
+    assert "signed out" not in widget.error and "session" not in widget.error
+    assert "bad0000000" not in recorder.everything()
 
 
 def test_a_session_coder_ended_shows_why_and_asks_to_log_in_again(

@@ -50,7 +50,8 @@ class JupyterServer:
     coder_url: str
 
     def lab(self, path: str) -> str:
-        return f"{self.url}lab/tree/{path}?token={self.token}"
+        # ?reset: a fresh workspace, so tabs restored from an earlier test never hide this one
+        return f"{self.url}lab/tree/{path}?reset&token={self.token}"
 
     def notebook7(self, path: str) -> str:
         return f"{self.url}notebooks/{path}?token={self.token}"

@@ -2,7 +2,8 @@
 
 ``%load_ext coder_jupyter`` → click **Log in** → sign in and **Allow** on the fake Coder's consent
 page in the popup → the widget says "Logged in" → a cell lists workspaces → the saved notebook holds
-no secret → **Log out** → **Log in** again and **Cancel** on the consent page → "access denied".
+no secret → **Log out** (confirmed) → **Log in** again and **Cancel** on the consent page → "Login
+cancelled".
 """
 
 from __future__ import annotations
@@ -155,21 +156,21 @@ def _full_flow(page: Any, server: JupyterServer, fake: Any, url: str, flavour: s
         page.locator(".coder-jupyter-status").click()
         page.locator(".jp-Dialog button", has_text="Log out").click()
         page.locator(".coder-jupyter-status", has_text="logged out").wait_for()
-    else:
+    else:  # the widget asks first, like the status bar
         widget.locator(".cj-logout").click()
+        page.locator(".jp-Dialog button", has_text="Log out").click()
     widget.locator(".cj-badge-logged_out").wait_for()
     for token in access_tokens:
         r = httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token})
         assert r.status_code == 401
 
-    # When the user logs in again but cancels on the consent page, the widget shows access denied
+    # When the user logs in again but cancels on the consent page, the widget says so, calmly
     with page.expect_popup() as popup_info:
         widget.locator(".cj-login").click()
     _consent(popup_info.value, fake, allow=False)
-    widget.locator(".cj-badge-error").wait_for()
-    error_text = widget.locator(".cj-error").inner_text()
-    assert "denied" in error_text.lower() or "declined" in error_text.lower(), error_text
-    page.screenshot(path=str(ARTIFACTS / f"widget-access-denied-{flavour}.png"))
+    widget.locator(".cj-badge-cancelled").wait_for()
+    assert "nothing was saved" in widget.locator(".cj-message").inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"widget-cancelled-{flavour}.png"))
 
 
 def test_full_login_flow_in_jupyterlab(page: Any, jupyter_server: JupyterServer, ui_fake: Any) -> None:

@@ -271,12 +271,15 @@ def pending(state: str = "good-state", expires_at: float = 1000.0) -> PendingLog
 
 
 def test_callback_checks_error_before_code_before_state() -> None:
-    # error wins over a bad state: the user hears "cancelled", percent-decoded
+    # error wins over a bad state: the user hears "cancelled" (no RFC wording); Coder's
+    # description is kept, percent-decoded, on the exception
     params = authorize.parse_callback(
         "http://x/cb?error=access_denied&error_description=The%20user%20said%20no"
     )
-    with pytest.raises(AccessDeniedError, match="The user said no"):
+    with pytest.raises(AccessDeniedError, match=r"^Login cancelled") as info:
         authorize.check_callback(params, None, now=0)
+    assert info.value.error_description == "The user said no"
+    assert "The user said no" not in str(info.value)
     # a missing code wins over the state
     with pytest.raises(OAuthError, match="no authorization code"):
         authorize.check_callback(authorize.parse_callback("state=good-state"), pending(), now=0)

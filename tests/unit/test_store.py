@@ -6,12 +6,13 @@ import logging
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from coder_jupyter._oauth.models import AuthServerMetadata, ClientRegistration, PendingLogin, TokenSet
-from coder_jupyter._store import PendingLogins, Store, known_deployments, store_root
+from coder_jupyter._store import _TOMBSTONE_TTL, PendingLogins, Store, known_deployments, store_root
 from coder_jupyter._store import _state_key as state_key
 from coder_jupyter.errors import CoderError, LoginStateError
 
@@ -378,3 +379,46 @@ def test_no_secret_in_any_repr(store: Store, logins: PendingLogins) -> None:
     ]
     for text in texts:
         assert not any(s in text for s in SECRETS), text
+
+
+def test_tombstones_are_purged_once_no_login_can_need_them_and_replays_are_still_refused(
+        logins: PendingLogins) -> None:
+    real_now = time.time()
+    # Given two logins consumed (one success, one cancel) and one cancelled here
+    for state in ("done", "declined", "dropped"):
+        logins.put(pending(state, created=real_now, expires=real_now + 300))
+    logins.take("done", now=real_now)
+    logins.take("declined", now=real_now)
+    logins.record_outcome("declined", ok=False, error="access_denied", message="cancelled")
+    logins.discard("dropped")
+    assert len(list(logins.path.glob("*.used"))) == 3
+    # Then within the TTL a replay is refused as "already used"
+    with pytest.raises(LoginStateError, match="already"):
+        logins.take("done", now=real_now + 1)
+    # When the starting process has read the outcome, that tombstone goes at once
+    assert logins.outcome("declined") is not None
+    logins.forget_outcome("declined")
+    assert logins.outcome("declined") is None
+    # When the clock passes the TTL, the next put purges the rest (a fake clock: `now`)
+    later = real_now + _TOMBSTONE_TTL + 1
+    logins.put(pending("next", created=later, expires=later + 300))
+    assert list(logins.path.glob("*.used")) == []
+    # and a replay is still refused, with a message that says what may have happened
+    for state in ("done", "declined", "dropped"):
+        with pytest.raises(LoginStateError, match="already used or cancelled") as info:
+            logins.take(state, now=later)
+        assert state not in str(info.value)
+
+
+def test_a_take_also_purges_old_tombstones(logins: PendingLogins) -> None:
+    now = time.time()
+    logins.put(pending("old", created=now, expires=now + 300))
+    logins.take("old", now=now)
+    (tombstone,) = logins.path.glob("*.used")
+    stale = now - _TOMBSTONE_TTL - 10
+    os.utime(tombstone, (stale, stale))
+    # When another login is taken
+    logins.put(pending("fresh", created=now - _TOMBSTONE_TTL - 20, expires=now + 300))
+    logins.take("fresh", now=now)
+    # Then only the fresh tombstone is left
+    assert [p.name for p in logins.path.glob("*.used")] == [state_key("fresh") + ".used"]
