@@ -27,8 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
 import anyio.to_thread
@@ -173,6 +173,17 @@ class Credentials:
                 and tokens.expires_within(self.margin, now=self.clock()))
 
     # -- writing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this process's lock, then the store's: the one order every writer uses.
+
+        A refresh takes them in this order (it must not refresh twice in one process, then must
+        re-read the store under its lock); a login or logout that took the store's lock first and
+        then this one could deadlock with a refresh on another thread.
+        """
+        with self._lock, (self.store.lock() if self.store is not None else nullcontext()):
+            yield
 
     def replace(self, tokens: TokenSet) -> None:
         """Adopt freshly obtained tokens (after a login) and persist them."""

@@ -333,7 +333,7 @@ class AuthManager:
                 hint="Create a new token with `coder tokens create`.", method=exc.method, url=exc.url,
             ) from None
         if persist:
-            with self.store.lock():
+            with self.credentials.writing():
                 self.store.save_account({"username": user.get("username"), "id": user.get("id")})
                 tokens = TokenSet(access_token=token, method="token", obtained_at=self.clock())
                 self.credentials.replace(tokens)
@@ -507,7 +507,7 @@ class AuthManager:
         if source == "store" and tokens is not None and tokens.method == "oauth":
             revoked, detail = self.engine.revoke(tokens)
         try:
-            with self.store.lock():
+            with self.credentials.writing():
                 self.credentials.forget()
                 self.store.delete_account()
             local = "ok"
