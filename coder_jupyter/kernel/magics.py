@@ -10,6 +10,9 @@
 ``%coder login --browser``         loopback login even in a notebook (kernel on your machine).
 ``%coder logout``                  revokes the OAuth session and forgets the credentials
                                    (``--delete-registration`` also deletes the OAuth client).
+``%coder cli``                     whether the Coder CLI shares this login (cells, terminals).
+``%coder cli terminals``           share it with ``coder`` in terminals too (``--force`` replaces
+                                   a session made with ``coder login``); ``%coder cli off`` undoes.
 ``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
                                    ``c.CoderConfig.deployments = {"prod": "https://…"}``.
 ``%coder help``                    this table.
@@ -45,6 +48,7 @@ _USAGE = """Usage:
   %coder login --browser            log in through a browser on this machine (loopback)
   %coder logout [--delete-registration]
   %coder use <url or name>          switch to another deployment
+  %coder cli [terminals [--force] | off]   share the login with the Coder CLI in terminals
 """
 
 
@@ -83,6 +87,8 @@ class CoderMagics(Magics):
             widget = self.session.widget
             if widget is not None and command in ("login", "logout"):
                 widget.refresh()  # a login or logout done here shows on the widget above
+            if command in ("login", "logout"):
+                self.session.cli.sync()  # `!coder` in the next cell sees it (the hook would too)
 
     # -- subcommands ------------------------------------------------------------------------------
 
@@ -97,7 +103,7 @@ class CoderMagics(Magics):
             return
         if status.status == "logged_in" and status.username is None:
             status = self.session.status(check=True) or status  # env/CLI token: ask who it is
-        print("\n".join(_display.status_lines(status)))
+        print("\n".join(_display.status_lines(status) + self.session.cli.status_lines()))
 
     def _cmd_login(self, args: list[str]) -> None:
         flags = _flags(args, {"--token", "--code", "--browser"})
@@ -135,6 +141,24 @@ class CoderMagics(Magics):
         if status.status == "logged_in":
             # An env/CLI token still applies; say so rather than pretend we are logged out.
             print(f"Still authenticated: {_display.status_line(status)} Unset CODER_SESSION_TOKEN to stop.")
+
+    def _cmd_cli(self, args: list[str]) -> None:
+        action, rest = (args[0], args[1:]) if args else ("status", [])
+        cli = self.session.cli
+        if action == "terminals":
+            share = cli.share_terminals(force="--force" in _flags(rest, {"--force"}))
+            print(f"Terminals share this login: {share.describe()}.")
+            if share.mode != "private":
+                print("`coder` in a JupyterLab terminal now uses it, until logout or %coder cli off.")
+        elif action == "off" and not rest:
+            stopped = cli.stop_terminals()
+            print("Terminals no longer share this login." if stopped
+                  else "Terminals were not sharing this login.")
+        elif action == "status" and not rest:
+            cli.sync()
+            print("\n".join(cli.status_lines()) or _display.fallback_text(None))
+        else:
+            raise _UsageError(f"unknown cli action {' '.join(args)!r}")
 
     def _cmd_use(self, args: list[str]) -> None:
         if len(args) != 1:
