@@ -143,7 +143,9 @@ def test_a_session_made_by_coder_login_is_picked_up_by_load_ext(kernel: Kernel, 
 
 
 @pytest.mark.coder_fake(dcr=True, access_token_ttl=200, oauth2_rate_limit=None, api_rate_limit=None)
-def test_a_token_about_to_expire_is_refreshed_before_the_next_cell(kernel: Kernel, coder_fake: FakeCoder) -> None:
+def test_a_token_about_to_expire_is_refreshed_before_the_next_cell(
+    kernel: Kernel, coder_fake: FakeCoder
+) -> None:
     kernel.ok("%load_ext coder_jupyter")
     login_by_consent(coder_fake)
     kernel.ok("pass")  # the first cell after the login may already refresh (200 s < REFRESH_AHEAD)
@@ -158,7 +160,9 @@ def test_a_token_about_to_expire_is_refreshed_before_the_next_cell(kernel: Kerne
 
 
 @pytest.mark.coder_fake(dcr=True, access_token_ttl=200, oauth2_rate_limit=None, api_rate_limit=None)
-def test_a_failing_refresh_in_the_hook_never_breaks_the_users_cell(kernel: Kernel, coder_fake: FakeCoder) -> None:
+def test_a_failing_refresh_in_the_hook_never_breaks_the_users_cell(
+    kernel: Kernel, coder_fake: FakeCoder
+) -> None:
     kernel.ok("%load_ext coder_jupyter")
     login_by_consent(coder_fake)
     coder_fake.add_fault("error", r"^/oauth2/tokens$", "POST", status=400)

@@ -100,7 +100,9 @@ def test_the_stand_in_is_honest_a_trailing_newline_in_session_fails(coder_fake: 
     assert done.returncode != 0
 
 
-def test_store_for_attaches_the_mirror_and_a_plain_store_writes_nothing(tmp_path: Path, cli_home: CliHome) -> None:
+def test_store_for_attaches_the_mirror_and_a_plain_store_writes_nothing(
+    tmp_path: Path, cli_home: CliHome
+) -> None:
     config = CoderConfig(data_dir=str(tmp_path / "s"))
     assert store_for(config, URL).on_tokens is mirror
 
