@@ -13,6 +13,8 @@ Layout (the root is ``CODER_JUPYTER_DIR``, else ``<jupyter_data_dir>/coder_jupyt
           registration.json                   ClientRegistration (client secret, RAT)    SECRET
           metadata.json                       {"fetched_at", "metadata"}: RFC 8414 cache
           account.json                        {"username", "id"}: shown in the status
+          coder-cli/{url,session}             the Coder CLI's copy of the login (_cli_share)  SECRET
+          cli-share.json                      where terminals share it (a hash, no secret)
           .lock                               filelock for read-modify-write sequences
       pending/                                0700
         <sha256(state)>.json                  PendingLogin (PKCE verifier)               SECRET

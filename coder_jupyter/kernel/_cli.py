@@ -131,9 +131,10 @@ class KernelCli:
             log.warning("Updating CODER_CONFIG_DIR for the Coder CLI failed: %s", type(exc).__name__)
 
     def register(self, shell: Any) -> None:
-        """Install :meth:`before_cell` and sync once now."""
+        """Install :meth:`before_cell` and run it once now (``%load_ext`` revives a copy that
+        expired while nothing ran)."""
         shell.events.register("pre_run_cell", self.before_cell)
-        self.sync()
+        self.before_cell()
 
     def unregister(self, shell: Any) -> None:
         """Remove the hook and the variable we set."""
