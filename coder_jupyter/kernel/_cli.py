@@ -34,6 +34,7 @@ from .._cli_share import (
 )
 from .._config import same_url
 from .._store import Store
+from ..errors import CoderError
 
 __all__ = ["REFRESH_AHEAD", "KernelCli"]
 
@@ -61,7 +62,10 @@ class KernelCli:
         self.blocked: str | None = None
 
     def _auth(self) -> Any:
-        return getattr(self.session.client, "auth", None)
+        try:
+            return getattr(self.session.client, "auth", None)
+        except CoderError:  # the NoDeployment placeholder answers every attribute with an error
+            return None
 
     def _store(self) -> Store | None:
         auth = self._auth()
