@@ -174,3 +174,38 @@ def test_a_failing_refresh_in_the_hook_never_breaks_the_users_cell(
     assert result.error is None and result.stdout.strip() == "42"
     assert "Error in callback" not in result.text and "Traceback" not in result.text
     assert private_session(coder_fake) not in result.text
+
+
+@pytest.mark.coder_fake(dcr=True, oauth2_rate_limit=None, api_rate_limit=None)
+def test_coder_cli_terminals_magic_asks_for_force_over_a_coder_login_and_off_undoes_it(
+    kernel: Kernel, coder_fake: FakeCoder, cli_home: CliHome
+) -> None:
+    fake = coder_fake
+    cli_home.user_login(fake.url, fake.create_token(fake.username, name="terminal"))
+    own = (cli_home.default_dir / "session").read_text()
+    kernel.ok("%load_ext coder_jupyter")
+    login_by_consent(fake)
+
+    # When
+    refused = kernel.ok("%coder cli terminals")
+
+    # Then
+    assert "already has a session" in refused.stderr and "--force" in refused.stderr
+    assert (cli_home.default_dir / "session").read_text() == own
+
+    # When forced
+    shared = kernel.ok("%coder cli terminals --force")
+
+    # Then the terminals' directory (not the kernel's private one) holds the notebook login
+    assert f"the Coder CLI's config in {cli_home.default_dir}" in shared.stdout
+    assert (cli_home.default_dir / "session").read_text() == private_session(fake)
+    status = kernel.ok("%coder status").stdout
+    assert f"CLI terms:  the Coder CLI's config in {cli_home.default_dir}" in status
+    assert private_session(fake) not in shared.text
+
+    # When turned off
+    kernel.ok("%coder cli off")
+
+    # Then
+    assert not (cli_home.default_dir / "session").exists()
+    assert "CLI terms:  off" in kernel.ok("%coder cli").stdout
