@@ -1,6 +1,7 @@
 """The JupyterLab command "Coder: Use this login in terminals", in a real browser (issue #14): run
-from the command palette, it asks before replacing a session the user made with ``coder login``,
-then writes the Coder CLI's config for terminals; "Stop using this login in terminals" removes it.
+through JupyterLab's command registry (what the palette calls), it asks before replacing a session
+the user made with ``coder login``, then writes the Coder CLI's config for terminals; "Stop using
+this login in terminals" removes it.
 
 The session server's environment sets ``CODER_CONFIG_DIR=<tmp>/coderv2`` (tests/ui/conftest.py),
 which is the directory terminals would use.
@@ -37,11 +38,9 @@ def logged_in(jupyter_server: JupyterServer, ui_fake: Any) -> Iterator[Path]:
     shutil.rmtree(cli_dir, ignore_errors=True)
 
 
-def _palette(page: Any, label: str) -> None:
-    page.keyboard.press("Control+Shift+C")
-    box = page.locator(".lm-CommandPalette-input")
-    box.fill(label)
-    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
+def _run_command(page: Any, command: str) -> None:
+    """Run a JupyterLab command as the palette does (not awaited: it may open a dialog)."""
+    page.evaluate("(id) => { void window.jupyterapp.commands.execute(id); }", command)
 
 
 def _wait_for(condition: Any, timeout: float = 20.0) -> None:
@@ -60,9 +59,12 @@ def test_use_this_login_in_terminals_asks_before_replacing_a_coder_login(
     (cli_dir / "session").write_text("users-own-session")  # `coder login` in a terminal
     page.goto(f"{jupyter_server.url}lab?token={jupyter_server.token}")
     page.locator(".coder-jupyter-status", has_text=f"Coder: {ui_fake.username}").wait_for()
+    labels = page.evaluate("() => ['coder-jupyter:cli-terminals', 'coder-jupyter:cli-off']"
+                           ".map(id => window.jupyterapp.commands.label(id))")
+    assert labels == ["Use this login in terminals", "Stop using this login in terminals"]
 
     # When the user runs the command and declines
-    _palette(page, "Use this login in terminals")
+    _run_command(page, "coder-jupyter:cli-terminals")
     dialog = page.locator(".jp-Dialog", has_text="Replace the Coder CLI login in terminals?")
     dialog.wait_for()
     assert "coder login" in dialog.inner_text()
@@ -73,7 +75,7 @@ def test_use_this_login_in_terminals_asks_before_replacing_a_coder_login(
     assert (cli_dir / "session").read_text() == "users-own-session"
 
     # When they run it again and confirm
-    _palette(page, "Use this login in terminals")
+    _run_command(page, "coder-jupyter:cli-terminals")
     dialog.wait_for()
     dialog.get_by_role("button", name="Replace").click()
 
@@ -83,7 +85,7 @@ def test_use_this_login_in_terminals_asks_before_replacing_a_coder_login(
     page.locator(".jp-toast-message", has_text="terminals now uses this login").wait_for()
 
     # When they stop it
-    _palette(page, "Stop using this login in terminals")
+    _run_command(page, "coder-jupyter:cli-off")
 
     # Then our copy is removed
     _wait_for(lambda: not (cli_dir / "session").exists())
