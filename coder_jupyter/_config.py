@@ -24,6 +24,12 @@ trait (``c.CoderConfig.``)  environment variable             meaning
 ``headers``                 ``CODER_HEADER``                 extra ``key=value`` headers
 ``header_command``          ``CODER_HEADER_COMMAND``         command printing ``key=value`` lines
 ``timeout``                 ``CODER_JUPYTER_TIMEOUT``        HTTP timeout in seconds (30)
+``max_response_bytes``      ``CODER_JUPYTER_MAX_RESPONSE_    response size cap (64 MiB)
+                            BYTES``
+``request_deadline``        ``CODER_JUPYTER_REQUEST_         overall seconds per request (120)
+                            DEADLINE``
+``oauth_cancel_without_     ``CODER_OAUTH_CANCEL_WITHOUT_    G1 deployment: a Cancel without
+state``                     STATE``                          ``state`` cancels its login
 ``data_dir``                ``CODER_JUPYTER_DIR``            the credential store's root
 ``client_name``             —                                name shown on Coder's consent page
 ``deployments``             —                                named deployments for ``%coder use``
@@ -56,9 +62,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from traitlets import Dict, Float, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 from traitlets.config import Configurable
 
+from . import _limits
 from ._cli_session import read_cli_session
 from ._connection import ConnectionSettings, parse_headers, run_header_command
 from ._public import LOGIN_METHODS
@@ -224,6 +231,32 @@ class CoderConfig(Configurable):
         value_trait=Unicode(), per_key_traits=None,
         help="Named deployments for %coder use <name>, e.g. {\"prod\": \"https://coder.example.com\"}.",
     ).tag(config=True)
+    max_response_bytes = Int(
+        help="Largest response body read, in bytes; larger answers raise ResponseTooLargeError "
+        "(default: $CODER_JUPYTER_MAX_RESPONSE_BYTES or 64 MiB).",
+    ).tag(config=True)
+    request_deadline = Float(
+        help="Seconds one request may take overall, body included; slower ones raise "
+        "DeadlineExceededError (default: $CODER_JUPYTER_REQUEST_DEADLINE or 120).",
+    ).tag(config=True)
+    oauth_cancel_without_state = Bool(
+        help="The deployment is an experiment-era Coder (G1) whose Cancel button redirects with "
+        "error=access_denied and no state: let such a callback cancel this deployment's one "
+        "pending login. Off by default, because any web page can send a browser to the callback "
+        "(default: $CODER_OAUTH_CANCEL_WITHOUT_STATE).",
+    ).tag(config=True)
+
+    @default("max_response_bytes")
+    def _max_response_bytes_default(self) -> int:
+        return _limits.default_max_response_bytes()
+
+    @default("request_deadline")
+    def _request_deadline_default(self) -> float:
+        return _limits.default_deadline()
+
+    @default("oauth_cancel_without_state")
+    def _oauth_cancel_without_state_default(self) -> bool:
+        return env_value("CODER_OAUTH_CANCEL_WITHOUT_STATE").lower() in ("1", "true", "yes", "on")
 
     @default("url")
     def _url_default(self) -> str:
@@ -373,4 +406,12 @@ class CoderConfig(Configurable):
             cert=cert,
             headers=headers,
             timeout=float(self.timeout),
+            max_response_bytes=self._positive(self.max_response_bytes, "max_response_bytes"),
+            deadline=self._positive(self.request_deadline, "request_deadline"),
         )
+
+    @staticmethod
+    def _positive(value: float, name: str) -> Any:
+        if value <= 0:
+            raise ConfigurationError(f"c.CoderConfig.{name} must be positive, not {value:g}.")
+        return value

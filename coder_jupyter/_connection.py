@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from . import _limits
 from .errors import ConfigurationError
 
 __all__ = [
@@ -110,6 +111,8 @@ class ConnectionSettings:
         cert: ``(certificate file, key file or None)`` for mutual TLS, or ``None``.
         headers: extra headers for every request (``CODER_HEADER`` + the header command).
         timeout: seconds for each network operation (connect at most 10 s).
+        max_response_bytes: the response size cap (see :mod:`coder_jupyter._limits`).
+        deadline: seconds one request may take overall, body included.
     """
 
     url: str
@@ -117,6 +120,8 @@ class ConnectionSettings:
     cert: tuple[str, str | None] | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False, compare=False)
     timeout: float = 30.0
+    max_response_bytes: int = _limits.DEFAULT_MAX_RESPONSE_BYTES
+    deadline: float = _limits.DEFAULT_DEADLINE
 
 
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
@@ -171,9 +176,13 @@ def make_client(settings: ConnectionSettings, *, auth: httpx.Auth | None = None)
     Raises:
         ConfigurationError: see :func:`ssl_context`.
     """
-    return httpx.Client(auth=auth, **_client_options(settings))
+    client = httpx.Client(auth=auth, **_client_options(settings))
+    _limits.attach(client, _limits.Limits(settings.max_response_bytes, settings.deadline))
+    return client
 
 
 def make_async_client(settings: ConnectionSettings, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
     """The :class:`httpx.AsyncClient` twin of :func:`make_client`."""
-    return httpx.AsyncClient(auth=auth, **_client_options(settings))
+    client = httpx.AsyncClient(auth=auth, **_client_options(settings))
+    _limits.attach(client, _limits.Limits(settings.max_response_bytes, settings.deadline))
+    return client

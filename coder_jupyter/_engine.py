@@ -281,7 +281,8 @@ class OAuthEngine:
         now = self.clock()
         pending = PendingLogin(deployment_url=self.deployment_url, state=state, code_verifier=verifier,
                                redirect_uri=redirect_uri, authorization_url=url,
-                               client_id=registration.client_id, created_at=now, expires_at=now + timeout)
+                               client_id=registration.client_id, created_at=now, expires_at=now + timeout,
+                               cancel_without_state=self.config.oauth_cancel_without_state)
         self.pending_logins.put(pending)
         log.info("login started for %s (redirect %s)", self.deployment_url,
                  safe_url(redirect_uri) if "://" in redirect_uri else redirect_uri)
@@ -380,20 +381,31 @@ class OAuthEngine:
 def _take_pending(params: authorize.CallbackParams, pending_logins: PendingLogins, *,
                   now: float, deployment_url: str | None) -> PendingLogin | None:
     """The pending login a callback belongs to, taken from the store (single use, even if the
-    login then fails), or ``None``."""
+    login then fails), or ``None``.
+
+    Raises:
+        LoginStateError: the state is unknown, already used or expired; or an error callback
+            matches no login (it proves nothing about a login, so it is never shown as a cancel).
+    """
+    state_error: LoginStateError | None = None
     if params.state is not None:
         try:
             return pending_logins.take(params.state, now=now)
-        except LoginStateError:
+        except LoginStateError as exc:
             if params.error is None and params.code is not None:
                 raise  # the store's message: unknown, already used, or expired
-            return None
-    if params.error is not None:
-        # Old Coder (G1) cancels without state: fail the one login in flight, by elimination.
-        latest = pending_logins.latest_for(deployment_url, now=now)
+            state_error = exc
+    elif params.error is not None:
+        # Old Coder (G1) cancels without state: fail the one login in flight, by elimination, and
+        # only for a deployment configured as such (c.CoderConfig.oauth_cancel_without_state).
+        latest = pending_logins.latest_for(deployment_url, now=now, cancel_without_state=True)
         if latest is not None:
             with contextlib.suppress(LoginStateError):
                 return pending_logins.take(latest.state, now=now)
+    if params.error is not None:
+        raise state_error or LoginStateError(
+            "The login callback carried an error but no state, so it cannot be matched to a login "
+            "started here. Click \"Log in\" to try again.", error="invalid_state")
     return None
 
 

@@ -315,6 +315,7 @@ class AuthManager:
         """
         with LoopbackListener(port=self.engine.loopback_port()) as listener:
             started = self.begin_login(listener.redirect_uri, timeout=timeout)
+            listener.expect(started.state, stateless_error=self.config.oauth_cancel_without_state)
             if not (open_browser and _open(started.authorization_url)):
                 show(f"Open this address to log in to Coder:\n{started.authorization_url}")
             try:

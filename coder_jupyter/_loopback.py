@@ -2,11 +2,15 @@
 
 The listener binds ``127.0.0.1`` on a free port (or a preferred one, so the redirect URI a
 client registered earlier can be reused), serves exactly one callback on ``path``, and stops
-after it or after a timeout. The browser's request is held open until the login finished,
+after it or after a timeout. Only the callback carrying the expected ``state`` (see
+:meth:`LoopbackListener.expect`) counts: any other request to ``path`` (a stray local client, a
+web page sending the browser there, a replay) gets a 400 error page and the listener keeps
+waiting for the real redirect. The browser's request is held open until the login finished,
 so the page can say "Logged in as alice" or why it failed::
 
     with LoopbackListener() as listener:
-        url = start_login(listener.redirect_uri)      # open in a browser
+        started = start_login(listener.redirect_uri)  # open in a browser
+        listener.expect(started.state)
         callback = listener.wait(timeout=300)         # "http://127.0.0.1:PORT/callback?code=…"
         try:
             finish(callback)
@@ -21,12 +25,13 @@ the query.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import html
 import http.server
 import threading
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import LoginTimeoutError
 
@@ -57,8 +62,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         listener = self.server.owner
         parts = urlsplit(self.path)
-        if parts.path != listener.path or not listener._accept(self.path):
+        if parts.path != listener.path:
             self._send(404, "Not found", "This address only answers a Coder login callback.")
+            return
+        if not listener._matches(parts.query):
+            self._send(400, "Login link not recognised",
+                       "This login callback does not belong to the login in progress (its state is "
+                       "missing or wrong), so it was ignored. If you started a login, finish it in "
+                       "the browser tab Coder opened.")
+            return
+        if not listener._accept(self.path):
+            self._send(404, "Not found", "This login callback was already received.")
             return
         ok, message = listener._await_outcome()
         self._send(200, "Logged in" if ok else "Login failed", message)
@@ -98,6 +112,8 @@ class LoopbackListener:
         self._answered = threading.Event()
         self._outcome: tuple[bool, str] = (False, "The login was not completed.")
         self._lock = threading.Lock()
+        self._state: str | None = None
+        self._stateless_error = False
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="coder-loopback", daemon=True)
         self._thread.start()
@@ -120,6 +136,26 @@ class LoopbackListener:
     def redirect_uri(self) -> str:
         """The exact redirect URI to register and send."""
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def expect(self, state: str, *, stateless_error: bool = False) -> None:
+        """Accept only the callback whose ``state`` is ``state``; until this is called, none.
+
+        Args:
+            state: the pending login's state.
+            stateless_error: also accept an ``error=`` callback without ``state`` (a deployment
+                configured as G1, whose Cancel omits it: ``c.CoderConfig.oauth_cancel_without_state``).
+        """
+        self._state, self._stateless_error = state, stateless_error
+
+    def _matches(self, query: str) -> bool:
+        expected = self._state
+        if expected is None:
+            return False
+        params = parse_qs(query, keep_blank_values=True)
+        states = params.get("state", [])
+        if not states:
+            return self._stateless_error and bool(params.get("error"))
+        return len(states) == 1 and hmac.compare_digest(states[0].encode(), expected.encode())
 
     def _accept(self, request_path: str) -> bool:
         with self._lock:

@@ -22,7 +22,9 @@ Layout (the root is ``CODER_JUPYTER_DIR``, else ``<jupyter_data_dir>/coder_jupyt
 
 Every file is written 0600 through a temporary file in the same directory
 (``os.open(O_CREAT | O_EXCL | O_WRONLY, 0o600)``, write, ``fsync``, ``os.replace``), so a
-reader sees the old file or the new one, never a partial one.
+reader sees the old file or the new one, never a partial one. Writes hold the lock; a process
+killed mid-write leaves ``.<name>.<random>.tmp`` behind, which the next write (under the lock)
+and a logout (:meth:`Store.delete_tokens`) remove.
 
 **Permissions policy.** Directories are (re)set to 0700 whenever the store writes to them. A
 file that is group- or world-accessible is repaired to 0600 and a warning is logged (the usual
@@ -40,6 +42,7 @@ login, refresh or logout is noticed without reading or polling the file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -49,6 +52,8 @@ import re
 import secrets
 import stat
 import time
+import types
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +75,8 @@ ROOT_ENV = "CODER_JUPYTER_DIR"
 
 _TOMBSTONE_TTL = 24 * 3600.0  # how long "already used" is remembered for a consumed state
 _ORPHAN_TTL = 3600.0  # a ``.taken`` file left by a process that died mid-take
+#: The files :meth:`Store._save` writes (through ``.<name>.<random>.tmp``).
+_SAVED_FILES = ("tokens.json", "registration.json", "metadata.json", "account.json")
 
 
 def store_root(root: Path | str | None = None) -> Path:
@@ -198,8 +205,34 @@ def _unlink(path: Path) -> bool:
     return True
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (from JSON) has the type ``hint`` names (the shapes the models use)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (str, int, bool):
+        return isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
+    return True
+
+
 def _decode(cls: Any, data: dict[str, Any] | None, path: Path) -> Any:
     if data is None:
+        return None
+    # A file someone edited (or a format from another version) must read as absent, not as a
+    # token that is a number or a state that is null.
+    hints = typing.get_type_hints(cls)
+    wrong = [f.name for f in dataclasses.fields(cls)
+             if f.name in data and not _fits(data[f.name], hints[f.name])]
+    if wrong:
+        log.warning("ignoring unreadable %s (bad %s)", path, ", ".join(wrong))
         return None
     try:
         return cls.from_json(data)
@@ -249,8 +282,26 @@ class Store:
             _write_json(marker, {"url": self.deployment_url})
 
     def _save(self, name: str, data: dict[str, Any], *, mtime_ns: int | None = None) -> None:
-        self._prepare()
-        _write_json(self.path / name, data, mtime_ns=mtime_ns)
+        # Every write holds the lock, so whoever holds it knows no write is in flight and may
+        # remove the temporary files a killed process left behind.
+        with self.lock():
+            self.remove_leftovers()
+            _write_json(self.path / name, data, mtime_ns=mtime_ns)
+
+    def remove_leftovers(self) -> int:
+        """Remove temporary files left by a process killed mid-write (they may hold tokens or the
+        client secret). Call with :meth:`lock` held; every write and :meth:`delete_tokens` does.
+
+        Returns:
+            How many files were removed.
+        """
+        removed = 0
+        for name in _SAVED_FILES:
+            for leftover in self.path.glob(f".{name}.*.tmp"):
+                removed += _unlink(leftover)
+        if removed:
+            log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.path)
+        return removed
 
     # -- lock
 
@@ -297,10 +348,15 @@ class Store:
             self.on_tokens(self, tokens)
 
     def delete_tokens(self) -> None:
-        """Forget the tokens (idempotent); :meth:`stamp` becomes ``None``."""
-        _unlink(self.path / "tokens.json")
-        if self.on_tokens is not None:
-            self.on_tokens(self, None)
+        """Forget the tokens (idempotent) and any leftover temporary copy of them (or of another
+        store file); :meth:`stamp` becomes ``None``."""
+        if not self.path.is_dir():
+            return
+        with self.lock():
+            _unlink(self.path / "tokens.json")
+            self.remove_leftovers()
+            if self.on_tokens is not None:
+                self.on_tokens(self, None)
 
     def stamp(self) -> tuple[int, int] | None:
         """A cheap change token for the tokens: ``(st_mtime_ns, st_ino)`` of ``tokens.json``, or
@@ -521,15 +577,19 @@ class PendingLogins:
                         path.unlink()
         return removed
 
-    def latest_for(self, deployment_url: str | None, *, now: float | None = None) -> PendingLogin | None:
+    def latest_for(self, deployment_url: str | None, *, now: float | None = None,
+                   cancel_without_state: bool = False) -> PendingLogin | None:
         """The one live pending login for ``deployment_url`` (``None``: any deployment).
 
         For old Coder (G1), whose Cancel redirect carries no ``state``: the login it belongs to is
         found by elimination. Returns ``None`` when there is none **or more than one** (guessing
-        would fail somebody else's login).
+        would fail somebody else's login). With ``cancel_without_state``, only logins of
+        deployments configured as omitting ``state`` count (any web page can send a browser to
+        the callback with a state-less ``error=``; it must not cancel anyone else's login).
         """
         current = time.time() if now is None else now
         live = [p for _, p in self._live(current)
                 if p is not None and not (p.expires_at and current >= p.expires_at)
-                and (deployment_url is None or _same_deployment(p.deployment_url, deployment_url))]
+                and (deployment_url is None or _same_deployment(p.deployment_url, deployment_url))
+                and (p.cancel_without_state or not cancel_without_state)]
         return live[0] if len(live) == 1 else None

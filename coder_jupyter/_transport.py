@@ -20,6 +20,7 @@ Two more things live here because they are about the wire, not about any one API
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import ssl
@@ -31,17 +32,20 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from ._limits import Limits, Watchdog, aread_capped, deadline_error, limits_of, read_capped
 from ._oauth.responses import printable
 from ._public import safe_url as url_without_query
 from .errors import (
     AuthenticationError,
     CoderAPIError,
+    CoderError,
     NotFoundError,
     NotLoggedInError,
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
     TransportError,
+    UnexpectedResponseError,
     ValidationError,
 )
 
@@ -52,9 +56,11 @@ __all__ = [
     "Flow",
     "RetryPolicy",
     "adrive",
+    "check_expected",
     "drive",
     "not_logged_in_message",
     "raise_for_status",
+    "unexpected_response",
     "url_without_query",
 ]
 
@@ -139,12 +145,107 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+# --------------------------------------------------------------------------- one exchange
+
+
+def _send(client: httpx.Client, request: httpx.Request, limits: Limits) -> httpx.Response:
+    """Send ``request`` and read its body within ``limits``."""
+    url = url_without_query(request.url)
+    with Watchdog(request, limits.deadline) as watchdog:
+        try:
+            response = client.send(request, stream=True)
+            read_capped(response, limits, url=url, expired=watchdog.expired)
+        except _NETWORK_ERRORS:
+            if watchdog.expired():  # the watchdog shut the socket down
+                raise deadline_error(request, limits.deadline, url) from None
+            raise
+    return response
+
+
+async def _asend(client: httpx.AsyncClient, request: httpx.Request, limits: Limits) -> httpx.Response:
+    """Async twin of :func:`_send` (the deadline is an :func:`asyncio.wait_for`)."""
+    url = url_without_query(request.url)
+    started = time.monotonic()
+
+    def expired() -> bool:
+        return time.monotonic() - started > limits.deadline
+
+    async def exchange() -> httpx.Response:
+        response = await client.send(request, stream=True)
+        await aread_capped(response, limits, url=url, expired=expired)
+        return response
+
+    try:
+        return await asyncio.wait_for(exchange(), limits.deadline)
+    except asyncio.TimeoutError as exc:
+        if isinstance(exc, CoderError):
+            raise
+        raise deadline_error(request, limits.deadline, url) from None
+
+
+def unexpected_response(response: httpx.Response, why: str) -> UnexpectedResponseError:
+    """The error for an answer the call cannot use, naming the method, the URL without its
+    query, the status and the content type."""
+    request = response.request
+    url = url_without_query(request.url)
+    content_type = printable(response.headers.get("content-type", ""), 100)
+    return UnexpectedResponseError(
+        f"{request.method} {url} answered {response.status_code} "
+        f"({content_type or 'no content type'}): {why}. Check the deployment URL (CODER_URL); a "
+        "proxy, a captive portal or a login page may be answering in Coder's place.",
+        method=request.method, url=url, status=response.status_code, content_type=content_type,
+    )
+
+
+def _wants_json(request: httpx.Request) -> bool:
+    return "json" in request.headers.get("accept", "").lower()
+
+
+def check_expected(response: httpx.Response) -> None:
+    """Refuse answers no call expects: a redirect (1xx/3xx) and a non-empty success body that
+    declares a non-JSON content type to a request that asked for JSON.
+
+    Redirects are never followed (the clients are built with ``follow_redirects=False``), so a
+    credential never travels to the ``Location``'s origin; this turns the 3xx into an error
+    instead of an empty result.
+
+    Raises:
+        UnexpectedResponseError: naming the method, URL, status and content type.
+    """
+    status = response.status_code
+    if status < 200 or 300 <= status < 400:
+        target = ""
+        with contextlib.suppress(httpx.InvalidURL, ValueError):
+            location = httpx.URL(response.headers.get("location", ""))
+            target = f" to {printable(url_without_query(location), 200)}" if location.is_absolute_url else ""
+        raise unexpected_response(response, f"a redirect{target}, which is not followed (credentials "
+                                            "are only sent to the deployment itself)")
+    content_type = response.headers.get("content-type", "").lower()
+    if (status < 300 and content_type and "json" not in content_type and _wants_json(response.request)
+            and response.content.strip()):
+        raise unexpected_response(response, "not the JSON this call expects")
+
+
 # --------------------------------------------------------------------------- drivers
+
+
+def _refuse_downgrade(request: httpx.Request, client: httpx.Client | httpx.AsyncClient) -> None:
+    # The last line of the no-downgrade rule (see _oauth.metadata): a client made for an https
+    # deployment sends nothing in clear text, whichever URL a server's answer pointed it to.
+    if client.base_url.scheme == "https" and request.url.scheme != "https":
+        where = url_without_query(request.url)
+        raise TransportError(
+            f"Refusing to send {request.method} {where} in clear text: the deployment "
+            f"{url_without_query(client.base_url)} uses https, and coder_jupyter never sends a "
+            "request (it may carry a code, secret or token) to a plain-http address for it.",
+            url=where,
+        )
 
 
 def _with_client_defaults(request: httpx.Request, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
     # Flows build bare requests; the client's own headers (User-Agent, CODER_HEADER extras)
     # still apply, without overriding what the flow set.
+    _refuse_downgrade(request, client)
     for name, value in client.headers.items():
         if name not in request.headers:
             request.headers[name] = value
@@ -160,9 +261,18 @@ def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = No
         retry: retry idempotent requests on connection errors and 429/502/503/504; ``None``
             (the default) sends every request once.
 
+    Every request is bounded by the client's :class:`~coder_jupyter._limits.Limits` (response
+    size cap, per-request deadline; see :func:`coder_jupyter._limits.attach`), and every answer
+    that cannot be what the flow expects is refused before the flow sees it
+    (:func:`check_expected`).
+
     Raises:
         TransportError: the deployment could not be reached (after the retries, if any).
+        ResponseTooLargeError: an answer exceeded the size cap (never retried).
+        DeadlineExceededError: a request outlived the deadline (never retried).
+        UnexpectedResponseError: a redirect, or a non-JSON success answer to a JSON request.
     """
+    limits = limits_of(client)
     try:
         request = next(flow)
         while True:
@@ -170,8 +280,7 @@ def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = No
             attempt = 0
             while True:
                 try:
-                    response = client.send(request)
-                    response.read()
+                    response = _send(client, request, limits)
                 except _NETWORK_ERRORS as exc:
                     wait = retry.delay(request, attempt, None) if retry else None
                     if wait is None:
@@ -183,6 +292,7 @@ def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = No
                     response.close()
                 time.sleep(wait)
                 attempt += 1
+            check_expected(response)
             request = flow.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
@@ -192,6 +302,7 @@ def drive(flow: Flow[T], client: httpx.Client, *, retry: RetryPolicy | None = No
 
 async def adrive(flow: Flow[T], client: httpx.AsyncClient, *, retry: RetryPolicy | None = None) -> T:
     """Async twin of :func:`drive` (same arguments, same retries)."""
+    limits = limits_of(client)
     try:
         request = next(flow)
         while True:
@@ -199,8 +310,7 @@ async def adrive(flow: Flow[T], client: httpx.AsyncClient, *, retry: RetryPolicy
             attempt = 0
             while True:
                 try:
-                    response = await client.send(request)
-                    await response.aread()
+                    response = await _asend(client, request, limits)
                 except _NETWORK_ERRORS as exc:
                     wait = retry.delay(request, attempt, None) if retry else None
                     if wait is None:
@@ -212,6 +322,7 @@ async def adrive(flow: Flow[T], client: httpx.AsyncClient, *, retry: RetryPolicy
                     await response.aclose()
                 await asyncio.sleep(wait)
                 attempt += 1
+            check_expected(response)
             request = flow.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]

@@ -6,6 +6,9 @@ The tree::
     ├── ConfigurationError (ValueError)      bad CODER_URL, header command failed, bad TLS file ...
     ├── NotLoggedInError                     no credentials yet: log in (widget, %coder login, coder.auth)
     ├── TransportError                       the deployment could not be reached (DNS, refused, TLS, timeout)
+    │   ├── ResponseTooLargeError            an answer exceeded the response size cap
+    │   └── DeadlineExceededError            a request outlived the per-request deadline (TimeoutError)
+    ├── UnexpectedResponseError              not the answer the call expects (HTML, a 3xx, bad JSON)
     ├── OAuthError                           an OAuth 2.x error (RFC 6749 §5.2 / §4.1.2.1, RFC 7591 §3.2.2)
     │   ├── OAuthUnavailableError            the deployment's OAuth2 provider is off: use an API token
     │   ├── RegistrationUnavailableError     dynamic client registration is off: use a pre-registered client
@@ -50,6 +53,7 @@ __all__ = [
     "CoderAPIError",
     "CoderError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "InsufficientScopeError",
     "InvalidClientError",
     "InvalidGrantError",
@@ -64,8 +68,10 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "RegistrationUnavailableError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
+    "UnexpectedResponseError",
     "ValidationError",
     "WaitTimeoutError",
 ]
@@ -96,6 +102,50 @@ class TransportError(CoderError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class ResponseTooLargeError(TransportError):
+    """An answer was larger than the response size cap; reading stopped there.
+
+    ``limit`` is the cap in bytes. Message: ``GET https://coder.example.com/api/v2/users/me sent
+    more than 64 MiB, the response size cap. Raise it with CODER_JUPYTER_MAX_RESPONSE_BYTES or
+    c.CoderConfig.max_response_bytes if the answer is legitimate.``
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, limit: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.limit = limit
+
+
+class DeadlineExceededError(TransportError, TimeoutError):
+    """A request (connect, headers and whole body) took longer than the per-request deadline.
+
+    ``limit`` is the deadline in seconds. It bounds a server that trickles its answer, which the
+    per-read ``timeout`` alone cannot.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, limit: float = 0.0) -> None:
+        super().__init__(message, url=url)
+        self.limit = limit
+
+
+class UnexpectedResponseError(CoderError):
+    """An answer that is not what the call expects: an HTML page (a proxy, a captive portal), a
+    redirect (never followed, so credentials never reach another origin), or a body that is not
+    the JSON the call reads.
+
+    Attributes:
+        method, url: the request (the URL without its query string).
+        status: the HTTP status.
+        content_type: the answer's ``Content-Type`` (``""`` when absent).
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, status: int, content_type: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.status = status
+        self.content_type = content_type
 
 
 class OAuthError(CoderError):

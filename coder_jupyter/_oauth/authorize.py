@@ -70,7 +70,8 @@ def parse_callback(callback: str | Mapping[str, str]) -> CallbackParams:
     """
     if isinstance(callback, str):
         text = callback.strip()
-        query = urlsplit(text).query if "?" in text or "://" in text else text.lstrip("?")
+        query = text.partition("?")[2] if "?" in text or "://" in text else text.lstrip("?")
+        query = query.partition("#")[0]
         pairs: dict[str, str] = {}
         for key, value in parse_qsl(query, keep_blank_values=True):
             pairs.setdefault(key, value)

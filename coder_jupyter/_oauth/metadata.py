@@ -2,8 +2,17 @@
 
 Validation is what a login needs, nothing more: the authorization-code grant, the ``code``
 response type and PKCE ``S256`` must be on offer, and every endpoint must be an absolute
-http(s) URL. Coder's "provider disabled" answers (G3: 404 ``Route not found``; G1: 403 "requires
-enabling the 'oauth2' experiment") become :class:`~coder_jupyter.errors.OAuthUnavailableError`
+http(s) URL.
+
+**No downgrade** (RFC 8414 §2, RFC 9700 §2.6): when the deployment is ``https://``, every
+endpoint must be ``https://`` too — the code, the PKCE verifier, the client secret and the
+tokens travel to them. Metadata naming an ``http://`` endpoint is refused with
+:class:`~coder_jupyter.errors.InvalidMetadataError` (``error="insecure_endpoint"``) naming the
+field. A plain-``http://`` deployment is the user's explicit choice (tests and demos on
+``http://127.0.0.1``) and may use ``http://`` endpoints.
+
+Coder's "provider disabled" answers (G3: 404 ``Route not found``; G1: 403 "requires enabling the
+'oauth2' experiment") become :class:`~coder_jupyter.errors.OAuthUnavailableError`
 with the next step in plain words.
 """
 
@@ -16,7 +25,7 @@ from ..errors import InvalidMetadataError, OAuthUnavailableError
 from .models import AuthServerMetadata
 from .responses import json_object, malformed, printable
 
-__all__ = ["API_TOKEN_ADVICE", "metadata_url", "parse_metadata"]
+__all__ = ["API_TOKEN_ADVICE", "check_no_downgrade", "metadata_url", "parse_metadata"]
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 
@@ -41,8 +50,33 @@ def metadata_url(deployment_url: str) -> str:
 def _is_http_url(value: object) -> bool:
     if not isinstance(value, str):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError:  # "https://[::1" and other malformed hosts
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+
+def check_no_downgrade(deployment_url: str, field: str, url: str | None, *, doing: str) -> None:
+    """Refuse an ``http://`` ``url`` (found in ``field``) for an ``https://`` deployment.
+
+    Raises:
+        InvalidMetadataError: ``error="insecure_endpoint"``, naming ``field``.
+    """
+    def scheme(u: str) -> str:
+        return u.partition(":")[0].strip().lower()
+
+    if url is None or scheme(deployment_url) != "https":
+        return
+    if scheme(url) != "https":
+        raise InvalidMetadataError(
+            f"{doing} failed: {deployment_url} uses https, but its {field!r} is not https "
+            f"({printable(url, 200)}). coder_jupyter never sends a code, secret or token in clear "
+            "text; something may be rewriting Coder's answers. Ask your Coder administrator to "
+            "check the access URL (CODER_ACCESS_URL).",
+            error="insecure_endpoint",
+        )
 
 
 def _comparable(url: str) -> tuple[str, str, str]:
@@ -133,6 +167,10 @@ def parse_metadata(status: int, body: bytes, *, deployment_url: str) -> AuthServ
     for key in ("revocation_endpoint", "registration_endpoint"):
         value = data.get(key)
         optional[key] = value if _is_http_url(value) else None
+    endpoints = {"authorization_endpoint": str(data["authorization_endpoint"]),
+                 "token_endpoint": str(data["token_endpoint"]), **optional}
+    for key, url in endpoints.items():
+        check_no_downgrade(deployment_url, key, url, doing="Reading the OAuth2 metadata")
 
     response_types = _str_list(data, "response_types_supported", ())
     # RFC 8414 §2: an omitted grant list means authorization_code and implicit.

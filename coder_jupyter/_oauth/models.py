@@ -114,6 +114,10 @@ class PendingLogin:
     client_id: str = ""
     created_at: float = 0.0
     expires_at: float = 0.0
+    #: The deployment is configured as one whose Cancel omits ``state`` (G1,
+    #: ``c.CoderConfig.oauth_cancel_without_state``): only such a login may be cancelled by a
+    #: state-less ``error=`` callback.
+    cancel_without_state: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from ..errors import RegistrationUnavailableError
+from .metadata import check_no_downgrade
 from .models import AuthServerMetadata, ClientAuthMethod, ClientRegistration
 from .responses import error_from_response, json_object, malformed
 
@@ -122,6 +123,10 @@ def _registration_from(
     if previous is not None and previous.registration_access_token:
         rat = previous.registration_access_token
     rcu = data.get("registration_client_uri") or (previous.registration_client_uri if previous else None)
+    if isinstance(rcu, str) and rcu:
+        # RFC 7592 requests carry the registration access token (and a PUT the client secret).
+        check_no_downgrade(metadata.issuer, "registration_client_uri", rcu,
+                           doing="Registering the OAuth2 client")
     return ClientRegistration(
         client_id=client_id,
         client_secret=secret or None,

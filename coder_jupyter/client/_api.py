@@ -18,7 +18,9 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from .._transport import Flow, raise_for_status
+from .._oauth.responses import printable
+from .._transport import Flow, raise_for_status, unexpected_response
+from ..errors import UnexpectedResponseError
 from .models import (
     BuildInfo,
     CoderModel,
@@ -90,32 +92,32 @@ class Api:
     def _check(self, response: httpx.Response, what: str | None = None) -> None:
         raise_for_status(response, what=what, deployment_url=self.base_url)
 
-    def _one(self, cls: type[M], content: bytes) -> M:
+    def _one(self, cls: type[M], content: bytes, response: httpx.Response | None = None) -> M:
         try:
             return attach(_decoder(cls).decode(content), content, self.base_url)
-        except msgspec.ValidationError as exc:
-            raise _bad_body(cls, exc) from None
+        except msgspec.DecodeError as exc:
+            raise _bad_body(cls, exc, response) from None
 
-    def _many(self, cls: type[M], content: bytes) -> list[M]:
+    def _many(self, cls: type[M], content: bytes, response: httpx.Response | None = None) -> list[M]:
         dec, base = _decoder(cls), self.base_url
         try:
             return [attach(dec.decode(item), item, base) for item in _raw_list.decode(content)]
-        except msgspec.ValidationError as exc:
-            raise _bad_body(cls, exc) from None
+        except msgspec.DecodeError as exc:
+            raise _bad_body(cls, exc, response) from None
 
     def get_one(self, cls: type[M], path: str, *, what: str | None = None,
                 params: Mapping[str, Any] | None = None) -> Flow[M]:
         """``GET path`` → one ``cls``."""
         response = yield self._request("GET", path, params=params)
         self._check(response, what)
-        return self._one(cls, response.content)
+        return self._one(cls, response.content, response)
 
     def get_many(self, cls: type[M], path: str, *, what: str | None = None,
                  params: Mapping[str, Any] | None = None) -> Flow[list[M]]:
         """``GET path`` → a JSON array of ``cls``."""
         response = yield self._request("GET", path, params=params)
         self._check(response, what)
-        return self._many(cls, response.content)
+        return self._many(cls, response.content, response)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -147,16 +149,22 @@ class Api:
             params["limit"] = limit
         response = yield self._request("GET", "/api/v2/workspaces", params=params)
         self._check(response)
-        return self.decode_workspaces_page(response.content, offset)
+        return self.decode_workspaces_page(response.content, offset, response)
 
-    def decode_workspaces_page(self, content: bytes, offset: int = 0) -> WorkspacesPage:
-        """Decode a ``WorkspacesResponse`` body: typed workspaces that keep their raw JSON."""
+    def decode_workspaces_page(self, content: bytes, offset: int = 0,
+                               response: httpx.Response | None = None) -> WorkspacesPage:
+        """Decode a ``WorkspacesResponse`` body: typed workspaces that keep their raw JSON.
+
+        Raises:
+            UnexpectedResponseError: the body is not a ``WorkspacesResponse`` (``response``, when
+                given, names the request in the message).
+        """
         dec, base = _decoder(Workspace), self.base_url
         try:
             raw = _raw_page.decode(content)
             items = [attach(dec.decode(item), item, base) for item in raw.workspaces]
-        except msgspec.ValidationError as exc:
-            raise _bad_body(Workspace, exc) from None
+        except msgspec.DecodeError as exc:
+            raise _bad_body(Workspace, exc, response) from None
         return WorkspacesPage(items, raw.count, offset)
 
     def workspace(self, ref: str, *, include_deleted: bool = False) -> Flow[Workspace]:
@@ -210,7 +218,7 @@ class Api:
             body["autostart_schedule"] = autostart_schedule
         response = yield self._request("POST", f"/api/v2/users/{_seg(owner)}/workspaces", json=body)
         self._check(response, f'user "{owner}"')
-        return self._one(Workspace, response.content)
+        return self._one(Workspace, response.content, response)
 
     def create_build(
         self,
@@ -232,7 +240,7 @@ class Api:
             body["reason"] = reason
         response = yield self._request("POST", f"/api/v2/workspaces/{_seg(workspace_id)}/builds", json=body)
         self._check(response, what or f"workspace {workspace_id}")
-        return self._one(WorkspaceBuild, response.content)
+        return self._one(WorkspaceBuild, response.content, response)
 
     def cancel_build(self, build_id: str) -> Flow[None]:
         """``PATCH /api/v2/workspacebuilds/{id}/cancel``."""
@@ -246,13 +254,16 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _bad_body(cls: type[Any], exc: msgspec.ValidationError) -> Exception:
-    from ..errors import CoderError
-
-    return CoderError(
-        f"Coder sent a {cls.__name__} this client cannot read ({exc}). "
-        "The deployment may be much newer or older than this coder_jupyter; please report it."
-    )
+def _bad_body(cls: type[Any], exc: msgspec.DecodeError, response: httpx.Response | None) -> Exception:
+    """A body that is not the JSON ``cls`` needs: a typed error, never msgspec's own."""
+    if isinstance(exc, msgspec.ValidationError):
+        why = (f"Coder sent a {cls.__name__} this client cannot read ({printable(exc, 200)}). "
+               "The deployment may be much newer or older than this coder_jupyter; please report it")
+    else:
+        why = f"the body is not valid JSON for a {cls.__name__} (truncated, or not JSON at all)"
+    if response is None:
+        return UnexpectedResponseError(f"{why}.", method="", url="", status=0, content_type="")
+    return unexpected_response(response, why)
 
 
 def template_ids(templates: Sequence[Template], ref: str) -> Template | None:

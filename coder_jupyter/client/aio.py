@@ -101,6 +101,12 @@ class AsyncCoder(CoderBase):
             pages.append(await self._run(self._api.workspaces_page(query, offset, size)))
         return WorkspaceList(merge_pages(pages, limit), count=max(p.count for p in pages))
 
+    async def workspaces_page(self, query: str = "owner:me", *, offset: int = 0,
+                              limit: int | None = None) -> WorkspaceList:
+        """One page of workspaces matching ``query`` (see ``Coder.workspaces_page``)."""
+        page = await self._run(self._api.workspaces_page(query, offset, limit or self.page_size))
+        return WorkspaceList(page.workspaces, count=page.count)
+
     async def iter_workspaces(self, query: str = "owner:me", *,
                               page_size: int | None = None) -> AsyncIterator[Workspace]:
         """Workspaces matching ``query``, one page at a time (``async for``)."""

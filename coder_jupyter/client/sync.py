@@ -114,6 +114,13 @@ class Coder(CoderBase):
         items = merge_pages(pages, limit)
         return WorkspaceList(items, count=max(p.count for p in pages))
 
+    def workspaces_page(self, query: str = "owner:me", *, offset: int = 0,
+                        limit: int | None = None) -> WorkspaceList:
+        """One page of workspaces matching ``query``: ``limit`` rows (the page size by default)
+        starting at ``offset``; ``.total`` is how many match in all. For UIs that show a page at a time."""
+        page = self._run(self._api.workspaces_page(query, offset, limit or self.page_size))
+        return WorkspaceList(page.workspaces, count=page.count)
+
     def iter_workspaces(
         self, query: str = "owner:me", *, page_size: int | None = None
     ) -> Iterator[Workspace]:

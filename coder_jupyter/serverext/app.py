@@ -23,6 +23,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int
 
 from ._backend import LoginBackend
+from ._workspaces import WorkspaceService
 from .handlers import (
     CALLBACK_PATH,
     CallbackHandler,
@@ -32,6 +33,7 @@ from .handlers import (
     LogoutHandler,
     StatusHandler,
 )
+from .workspaces import workspace_handlers
 
 __all__ = ["CoderJupyterApp"]
 
@@ -70,6 +72,7 @@ class CoderJupyterApp(ExtensionApp):
 
     backend: LoginBackend
     executor: ThreadPoolExecutor
+    workspaces: WorkspaceService
     _cli_timer: PeriodicCallback | None = None
     _cli_run: asyncio.Future[int] | Future[int] | None = None
 
@@ -79,6 +82,7 @@ class CoderJupyterApp(ExtensionApp):
         self.executor = ThreadPoolExecutor(
             max_workers=max(1, self.executor_workers), thread_name_prefix="coder-jupyter"
         )
+        self.workspaces = WorkspaceService(parent=self)
         if self.cli_refresh_interval > 0:
             self._cli_timer = PeriodicCallback(self._keep_cli_fresh, self.cli_refresh_interval * 1000)
             self._cli_timer.start()
@@ -100,6 +104,7 @@ class CoderJupyterApp(ExtensionApp):
             ("coder/api/cancel", CancelHandler),
             ("coder/api/cli", CliHandler),
         ]
+        handlers += workspace_handlers()  # the JupyterLab "Coder" panel (serverext/workspaces.py)
         self.handlers.extend(handlers)
 
     async def stop_extension(self) -> None:
@@ -113,3 +118,6 @@ class CoderJupyterApp(ExtensionApp):
         backend = getattr(self, "backend", None)
         if backend is not None:
             backend.close()
+        workspaces = getattr(self, "workspaces", None)
+        if workspaces is not None:
+            await workspaces.close()

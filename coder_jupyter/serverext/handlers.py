@@ -227,6 +227,11 @@ class CallbackHandler(_CoderHandlerMixin, JupyterHandler):
         notebook learns at once), then show Coder's reason, escaped."""
         try:
             await self.run_blocking(self.backend.complete, params)
+        except LoginStateError as exc:
+            # It matched no login (a forged or stale link): refused like any unknown state, and
+            # Coder's words are not shown as if they were about the user's login.
+            self._render_error(exc)
+            return
         except CoderError as exc:
             self._render_error(exc, coder_error=params.get("error"),
                                coder_description=params.get("error_description"))

@@ -35,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
-    p.add_argument("--generation", choices=("g1", "g2", "g3"), default="g3", help="OAuth provider generation")
+    p.add_argument(
+        "--generation",
+        choices=("g1", "g2", "g3", "g4"),
+        default="g4",
+        help="OAuth provider generation (default g4, today's Coder)",
+    )
     p.add_argument(
         "--workspaces", type=int, default=0, metavar="N", help="seed N workspaces for the default user"
     )
@@ -47,7 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-ttl", type=float, default=600.0, metavar="SECONDS")
     p.add_argument("--build-step-seconds", type=float, default=0.2, metavar="SECONDS")
     p.add_argument("--no-oauth2", action="store_true", help="turn the OAuth2 provider off")
-    p.add_argument("--no-dcr", action="store_true", help="turn dynamic client registration off")
+    dcr = p.add_mutually_exclusive_group()
+    dcr.add_argument(
+        "--dcr",
+        dest="dcr",
+        action="store_const",
+        const=True,
+        default=None,
+        help="start with dynamic client registration on (G4 default: off, as on a fresh deployment)",
+    )
+    dcr.add_argument("--no-dcr", dest="dcr", action="store_const", const=False, help="start with DCR off")
     p.add_argument("--no-rate-limit", action="store_true", help="disable /oauth2 and /api/v2 rate limits")
     p.add_argument("--cancel-link-bug", action="store_true", help="reproduce coder/coder#24058 (#ZgotmplZ)")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every response")
@@ -74,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         generation=args.generation,
         oauth2=not args.no_oauth2,
-        dcr=not args.no_dcr,
+        dcr=args.dcr,
         workspaces=args.workspaces,
         users=[FakeUser(f"user{i}") for i in range(1, args.users + 1)],
         username=args.username,

@@ -1,10 +1,23 @@
-"""Owner-only OAuth2 app management under ``/api/v2/oauth2-provider`` (pre-registered clients)."""
+"""Owner-only OAuth2 app management under ``/api/v2/oauth2-provider`` (pre-registered clients).
+
+G4 (CODER_BEHAVIOR.md §3 "G4: admin app management API"): apps take ``redirect_uris`` and an
+optional ``scope`` allowlist; names may hold spaces (64 characters at most); callbacks follow
+the DCR rules; ``PUT`` keeps omitted ``redirect_uris``/``scope``. An admin pre-registers a client::
+
+    POST /api/v2/oauth2-provider/apps          {"name", "redirect_uris": [...], "scope"?}  -> {"id", ...}
+    POST /api/v2/oauth2-provider/apps/{id}/secrets                   -> {"id", "client_secret_full"}
+
+and turns dynamic client registration on with
+``PUT /api/v2/oauth2-provider/settings {"dynamic_client_registration_enabled": true}``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._http import INVALID, BaseHandler, locked
+from ._http import FORBIDDEN_DETAIL, INVALID, BaseHandler, locked
+from ._registration import MetadataError, validate_redirect_uri
+from ._scopes import ScopeRejected, check_list_size
 from ._serialize import app_json
 from ._state import (
     AppSecret,
@@ -17,10 +30,34 @@ from ._state import (
     rfc3339,
 )
 
-FORBIDDEN_DETAIL = (
-    "You don't have permission to view this content. If you believe this is a mistake, "
-    "please contact your administrator or try signing in with different credentials."
-)
+_REQUIRED = 'Validation failed for tag "required" with value: ""'
+
+
+def _name_problem(name: object) -> str | None:
+    """G4 name rule: required, at most 64 characters, spaces allowed but not around it."""
+    if not isinstance(name, str) or not name:
+        return _REQUIRED
+    if len(name) > 64:
+        return "name must be at most 64 characters"
+    if name != name.strip():
+        return "name must not have leading or trailing whitespace"
+    return None
+
+
+def _uri_problem(uris: list[str], *, public: bool) -> str | None:
+    if len(uris) > 32:
+        return "at most 32 redirect URIs are allowed"
+    for uri in uris:
+        if not isinstance(uri, str):
+            return "redirect URIs must be strings"
+        lowered = uri.lower()
+        if lowered == "urn:ietf:wg:oauth:2.0:oob":
+            continue
+        try:
+            validate_redirect_uri(uri, public=public)
+        except MetadataError as exc:
+            return f"invalid callback URL {uri!r}: {exc}"
+    return None
 
 
 class _AdminHandler(BaseHandler):
@@ -44,6 +81,54 @@ class _AdminHandler(BaseHandler):
         if app is None:
             self.not_found()
         return app
+
+    def g4_app_request(self, app: OAuthApp | None) -> dict[str, Any] | None:
+        """Validate a G4 create (``app=None``) or update body; returns the new field values."""
+        body = self.read_json()
+        if body is INVALID:
+            return None
+        if not isinstance(body, dict):
+            self.send_response(400, "Request body must be valid JSON.", detail="expected a JSON object")
+            return None
+        validations: list[dict[str, str]] = []
+        problem = _name_problem(body.get("name"))
+        if problem:
+            validations.append({"field": "name", "detail": problem})
+        uris_sent = body.get("redirect_uris") is not None
+        callback = body.get("callback_url") or ""
+        if uris_sent:
+            uris = body.get("redirect_uris")
+            uris = list(uris) if isinstance(uris, list) else [uris]
+        elif callback:
+            old = list(app.redirect_uris) if app else []
+            uris = [callback] + [u for u in old[1:] if u != callback]
+        elif app is not None:
+            uris = list(app.redirect_uris)
+        else:
+            uris = []
+        field = "redirect_uris" if uris_sent else "callback_url"
+        if not uris:
+            validations.append({"field": field, "detail": _REQUIRED})
+        else:
+            public = app is not None and app.client_type == "public"
+            problem = _uri_problem(uris, public=public)
+            if problem:
+                validations.append({"field": field, "detail": problem})
+        scope = body.get("scope")
+        if scope is not None:
+            try:
+                check_list_size(str(scope))
+            except ScopeRejected:
+                validations.append({"field": "scope", "detail": "scope must list at most 100 names"})
+        if validations:
+            self.validation_failed(validations)
+            return None
+        return {
+            "name": body["name"],
+            "icon": str(body.get("icon") or ""),
+            "redirect_uris": [str(u) for u in uris],
+            "scope": None if scope is None else str(scope),
+        }
 
     def app_request(self) -> dict[str, str] | None:
         body = self.read_json()
@@ -83,6 +168,24 @@ class AppsHandler(_AdminHandler):
     def post(self) -> None:
         if self.owner() is None:
             return
+        if self.gen >= 4:
+            new = self.g4_app_request(None)
+            if new is None:
+                return
+            app = OAuthApp(
+                id=new_uuid(),
+                name=new["name"],
+                icon=new["icon"],
+                callback_url=new["redirect_uris"][0],
+                redirect_uris=new["redirect_uris"],
+                client_type="confidential",
+                dynamically_registered=False,
+                created_at=self.state.clock.now(),
+                scope=new["scope"] or "",
+            )
+            self.state.apps[app.id] = app
+            self.send_json(201, app_json(self.ctx.base_url, app))
+            return
         req = self.app_request()
         if req is None:
             return
@@ -118,6 +221,16 @@ class AppHandler(_AdminHandler):
         app = self.app_or_error(app_id)
         if app is None:
             return
+        if self.gen >= 4:
+            new = self.g4_app_request(app)
+            if new is None:
+                return
+            app.name, app.icon, app.redirect_uris = new["name"], new["icon"], new["redirect_uris"]
+            app.callback_url = app.redirect_uris[0]
+            if new["scope"] is not None:  # omitted: kept; "": cleared (unrestricted)
+                app.scope = new["scope"]
+            self.send_json(200, app_json(self.ctx.base_url, app))
+            return
         req = self.app_request()
         if req is None:
             return
@@ -135,10 +248,10 @@ class AppHandler(_AdminHandler):
             self.no_content()
 
 
-def _secret_json(sec: AppSecret) -> dict[str, Any]:
+def _secret_json(sec: AppSecret, gen: int) -> dict[str, Any]:
     return {
         "id": sec.id,
-        "client_secret_truncated": f"coder_{sec.prefix}_****",
+        "client_secret_truncated": sec.tail if gen >= 4 else f"coder_{sec.prefix}_****",
         "last_used_at": rfc3339(sec.last_used_at) if sec.last_used_at else None,
     }
 
@@ -154,7 +267,7 @@ class AppSecretsHandler(_AdminHandler):
             return
         app = self.app_or_error(app_id)
         if app is not None:
-            self.send_json(200, [_secret_json(s) for s in app.secrets.values()])
+            self.send_json(200, [_secret_json(s, self.gen) for s in app.secrets.values()])
 
     @locked
     def post(self, app_id: str) -> None:
@@ -165,7 +278,11 @@ class AppSecretsHandler(_AdminHandler):
             return
         full, prefix, secret = generate_prefixed_secret()
         sec = AppSecret(
-            id=new_uuid(), prefix=prefix, secret_hash=hash_secret(secret), created_at=self.state.clock.now()
+            id=new_uuid(),
+            prefix=prefix,
+            secret_hash=hash_secret(secret),
+            created_at=self.state.clock.now(),
+            tail=full[-6:],
         )
         app.secrets[sec.id] = sec
         self.send_json(201, {"id": sec.id, "client_secret_full": full})
@@ -197,24 +314,34 @@ class ProviderSettingsHandler(BaseHandler):
     route = "/api/v2/oauth2-provider/settings"
     rate_bucket = "api"
 
+    def _admin(self) -> bool:
+        auth = self.authenticate()
+        if auth is None:
+            return False
+        if not auth[0].owner:
+            self.send_response(403, "Forbidden.", detail=FORBIDDEN_DETAIL)
+            return False
+        return True
+
     @locked
     def get(self) -> None:
-        if self.authenticate() is None:
+        if self.gen >= 4:
+            if not self._admin():
+                return
+        elif self.authenticate() is None:
             return
         self.send_json(200, {"dynamic_client_registration_enabled": self.settings_.dcr_enabled})
 
     @locked
     def put(self) -> None:
-        auth = self.authenticate()
-        if auth is None:
-            return
-        if not auth[0].owner:
-            self.send_response(403, "Forbidden.", detail=FORBIDDEN_DETAIL)
+        if not self._admin():
             return
         body = self.read_json()
         if body is INVALID:
             return
         value = body.get("dynamic_client_registration_enabled") if isinstance(body, dict) else None
+        if value is None and isinstance(body, dict):  # an omitted field leaves the value alone
+            value = self.settings_.dcr_enabled
         if not isinstance(value, bool):
             self.validation_failed(
                 [{"field": "dynamic_client_registration_enabled", "detail": "must be a boolean"}]

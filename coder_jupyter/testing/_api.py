@@ -1,7 +1,8 @@
 """REST API subset under ``/api/v2``: build info, users, tokens, templates, workspaces, builds, logs.
 
 Shapes come from :mod:`._serialize`; visibility follows Coder's RBAC in a simplified form:
-owners see everything, members see themselves and their own workspaces.
+owners see everything, members see themselves and their own workspaces. From G4 on, an access
+token's scope narrows that further, as :mod:`._permissions` declares per route.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import tornado.websocket
 
 from ._http import INVALID, NOT_FOUND, BaseHandler, locked
+from ._scopes import SCOPE_CATALOG
 from ._serialize import (
     build_json,
     buildinfo_json,
@@ -29,6 +31,7 @@ from ._state import (
     ACTIVE_JOB_STATUSES,
     Build,
     Job,
+    Template,
     User,
     Workspace,
     is_uuid,
@@ -149,6 +152,29 @@ class BuildInfoHandler(ApiHandler):
         self.send_json(200, buildinfo_json(self.state, self.ctx.base_url, self.settings_.version))
 
 
+class FirstUserHandler(ApiHandler):
+    """``GET /api/v2/users/first`` (no auth): whether the deployment has its first user (CLI login)."""
+
+    route = "/api/v2/users/first"
+
+    @locked
+    def get(self) -> None:
+        if self.state.users:
+            self.send_response(200, "The initial user has already been created!")
+        else:
+            self.send_response(404, "The initial user has not been created!")
+
+
+class ScopesHandler(ApiHandler):
+    """``GET /api/v2/auth/scopes``: the external scope catalog (answered without a session)."""
+
+    route = "/api/v2/auth/scopes"
+
+    @locked
+    def get(self) -> None:
+        self.send_json(200, {"external": list(SCOPE_CATALOG)})
+
+
 class UserHandler(ApiHandler):
     route = "/api/v2/users/{user}"
 
@@ -161,6 +187,8 @@ class UserHandler(ApiHandler):
         if user is not None:
             self.send_json(200, user_json(self.state, user))
 
+    head = get  # the middleware runs before method routing: same status and headers
+
 
 class UserOrganizationsHandler(ApiHandler):
     route = "/api/v2/users/{user}/organizations"
@@ -171,7 +199,8 @@ class UserOrganizationsHandler(ApiHandler):
         if auth is None:
             return
         if self.user_param(ref, auth[0]) is not None:
-            self.send_json(200, [organization_json(self.state.default_org)])
+            orgs = [] if self.hidden("organization_member") else [organization_json(self.state.default_org)]
+            self.send_json(200, orgs)
 
 
 class UserTokensHandler(ApiHandler):
@@ -218,11 +247,54 @@ class TemplatesHandler(ApiHandler):
             self.not_found()
             return
         templates = sorted(self.state.templates.values(), key=lambda t: t.name)
+        if self.hidden("template"):
+            templates = []
         self.send_json(200, [template_json(self.state, t) for t in templates])
 
 
 class OrganizationTemplatesHandler(TemplatesHandler):
     route = "/api/v2/organizations/{org}/templates"
+
+
+class TemplateHandler(ApiHandler):
+    """``GET``/``DELETE /api/v2/templates/{id}`` (deleting needs every workspace of it gone)."""
+
+    route = "/api/v2/templates/{id}"
+
+    def _template(self, template_id: str) -> tuple[User, Template] | None:
+        auth = self.authenticate()
+        if auth is None:
+            return None
+        template = self.state.templates.get(template_id)
+        if template is None:
+            self.not_found()
+            return None
+        return auth[0], template
+
+    @locked
+    def get(self, template_id: str) -> None:
+        found = self._template(template_id)
+        if found is not None:
+            self.send_json(200, template_json(self.state, found[1]))
+
+    @locked
+    def delete(self, template_id: str) -> None:
+        found = self._template(template_id)
+        if found is None:
+            return
+        user, template = found
+        if not user.owner:
+            self.send_response(403, FORBIDDEN)
+            return
+        now = self.state.clock.now()
+        if any(
+            ws.template_id == template.id and not self.state.workspace_is_deleted(ws, now)
+            for ws in self.state.workspaces.values()
+        ):
+            self.send_response(400, "All workspaces must be deleted before a template can be removed.")
+            return
+        del self.state.templates[template.id]
+        self.send_response(200, "Template has been deleted!")
 
 
 def _parse_search(q: str) -> tuple[dict[str, str], list[dict[str, str]]]:
@@ -262,6 +334,9 @@ class WorkspacesHandler(ApiHandler):
             return
         page = self.int_params("offset", "limit")
         if page is None:
+            return
+        if self.hidden("workspace"):  # the database authorizer filters every row out
+            self.send_json(200, {"workspaces": [], "count": 0})
             return
         owner_id: str | None = None if me.owner else me.id
         if "owner" in filters:
@@ -456,6 +531,8 @@ class WorkspaceBuildsHandler(ApiHandler):
                     }
                 ]
             )
+            return
+        if not self.enforce_scope(transition=transition):
             return
         if job_status(ws.latest_build.job, self.state.clock.now()) in ACTIVE_JOB_STATUSES:
             self.send_response(

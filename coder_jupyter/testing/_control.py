@@ -7,7 +7,8 @@ injected faults or rate limits, and never recorded in the request log.
 ``GET /__fake__/``                     settings, fake time, users (no secrets)
 ``GET|PUT /__fake__/settings``         ``{oauth2, dcr, generation, access_token_ttl,
                                        refresh_token_ttl, code_ttl, cancel_link_bug,
-                                       oauth2_rate_limit, api_rate_limit}``
+                                       oauth2_rate_limit, api_rate_limit,
+                                       form_body_limit, strict_authorize_params}``
 ``POST /__fake__/clock``               ``{"advance": seconds}`` → ``{"now": ...}``
 ``GET|POST|DELETE /__fake__/faults``   list / add (body = :class:`Fault` fields) / clear
 ``DELETE /__fake__/faults/{id}``       remove one fault

@@ -19,12 +19,21 @@ import tornado.web
 
 from ._context import Context, Settings
 from ._faults import RequestRecord, redact_query
+from ._permissions import needs
+from ._scopes import expand_all, permits
 from ._state import ApiKey, State, User, rfc3339, secret_matches
 
 SIGNED_OUT = "You are signed out or your session has expired. Please sign in again to continue."
 NOT_FOUND = "Resource not found or you do not have access to this resource"
 G1_EXPERIMENT = "OAuth2 Provider functionality requires enabling the 'oauth2' experiment."
 RATE_LIMITED = "You've been rate limited for sending too many requests!"
+OAUTH_RATE_LIMITED = "Rate limit exceeded. Try again later."
+FORBIDDEN_DETAIL = (
+    "You don't have permission to view this content. If you believe this is a mistake, "
+    "please contact your administrator or try signing in with different credentials."
+)
+#: Trees whose every response carries ``Cache-Control: no-store`` in G4 (``httpmw.NoStore``).
+NO_STORE_TREES = ("/oauth2/", "/api/v2/oauth2-provider/")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,8 +68,14 @@ class BaseHandler(tornado.web.RequestHandler):
     faultable: bool = True
     #: Whether requests appear in the request log.
     logged: bool = True
+    #: Methods the OAuth rate limiter does not count (answered before routing in Coder).
+    uncounted_methods: frozenset[str] = frozenset()
+    #: Whether the form body is bounded (G4 ``/oauth2/tokens`` and ``/oauth2/revoke``: 413).
+    body_limited: bool = False
 
     _fault_kind: str | None = None
+    _key: ApiKey | None = None
+    _hidden: frozenset[str] = frozenset()
 
     @property
     def ctx(self) -> Context:
@@ -78,9 +93,21 @@ class BaseHandler(tornado.web.RequestHandler):
     def generation(self) -> str:
         return self.ctx.settings.generation
 
+    @property
+    def gen(self) -> int:
+        """The generation as a number (1-4), for "since G3"-style comparisons."""
+        return int(self.ctx.settings.generation[1])
+
     def set_default_headers(self) -> None:
         self.set_header("X-Coder-Build-Version", self.ctx.settings.version)
         self.set_header("X-Content-Type-Options", "nosniff")
+        if self.gen >= 4 and self.request.path.startswith(NO_STORE_TREES) and not self._gated_off():
+            # Mounted after the provider gate: a gate rejection carries neither header.
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("Pragma", "no-cache")
+
+    def _gated_off(self) -> bool:
+        return self.gate == "oauth2" and not self.settings_.oauth2_enabled
 
     def check_xsrf_cookie(self) -> None:  # the fake does its own CSRF on the consent page
         return
@@ -107,10 +134,16 @@ class BaseHandler(tornado.web.RequestHandler):
                     self.set_header("Retry-After", str(fault.retry_after))
                     self._send_rate_limited()
                     return
-        if self.gate == "oauth2" and not self.settings_.oauth2_enabled:
+        if self._gated_off():
             self.provider_off()
             return
         self._rate_limit()
+        if self.body_limited and not self._finished and self.gen >= 4:
+            limit = self.settings_.form_body_limit
+            if len(self.request.body) > limit:
+                self.oauth_error(
+                    413, "invalid_request", f"request body too large: the limit is {limit} bytes"
+                )
 
     def provider_off(self) -> None:
         """Answer like Coder does for a gated route while the provider is off."""
@@ -124,7 +157,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if bucket is None or self._finished:
             return
         if bucket == "oauth2":
-            if self.generation != "g3":
+            if self.gen < 3 or self.request.method in self.uncounted_methods:
                 return  # G1/G2: the /oauth2 group had no limiter
             limiter = self.ctx.oauth2_limiter
         else:
@@ -136,7 +169,12 @@ class BaseHandler(tornado.web.RequestHandler):
         if bucket == "api" and user is not None and user.owner and bypass:
             return
         client = f"user:{user.id}" if user else f"ip:{self.request.remote_ip}"
-        allowed, remaining, reset = limiter.hit(bucket, client, self.request.path, self.state.clock.now())
+        if bucket == "oauth2":  # one bucket per endpoint, whatever the suffix or id
+            method = self.request.method or ""
+            endpoint = f"{method} {self.route}" if method == "DELETE" else self.route
+        else:
+            endpoint = self.request.path
+        allowed, remaining, reset = limiter.hit(bucket, client, endpoint, self.state.clock.now())
         self.set_header("X-RateLimit-Limit", str(limiter.limit))
         self.set_header("X-RateLimit-Remaining", str(remaining))
         self.set_header("X-RateLimit-Reset", str(int(time.time()) + reset))
@@ -145,8 +183,18 @@ class BaseHandler(tornado.web.RequestHandler):
             self._send_rate_limited()
 
     def _send_rate_limited(self) -> None:
-        if self.rate_bucket == "oauth2":
-            self.oauth_error(429, "temporarily_unavailable", "Rate limit exceeded. Try again later.")
+        if self.rate_bucket == "oauth2" and self.gen >= 4:
+            # Both shapes, so codersdk (message) and OAuth clients (error) can read it.
+            self.send_json(
+                429,
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": OAUTH_RATE_LIMITED,
+                    "message": OAUTH_RATE_LIMITED,
+                },
+            )
+        elif self.rate_bucket == "oauth2":
+            self.oauth_error(429, "temporarily_unavailable", OAUTH_RATE_LIMITED)
         else:
             self.send_response(429, RATE_LIMITED)
 
@@ -206,7 +254,7 @@ class BaseHandler(tornado.web.RequestHandler):
         body = {"error": error}
         if description:
             body["error_description"] = description
-        if error == "invalid_client" and status == 401 and self.generation == "g3":
+        if error == "invalid_client" and status == 401 and self.gen >= 3:
             self.set_header("WWW-Authenticate", 'Basic realm="coder"')
         self.send_json(status, body)
 
@@ -291,12 +339,23 @@ class BaseHandler(tornado.web.RequestHandler):
             return self._resolve(self.request_token())[0]
 
     def authenticate(self) -> tuple[User, ApiKey] | None:
-        """Authenticate like Coder's API-key middleware; on failure write the 401 and return None."""
+        """Authenticate like Coder's API-key middleware; on failure write the 401 and return None.
+
+        From G4 on, the key's scope is then checked against the route's needs
+        (:mod:`._permissions`): a missing permission writes the 403/404 and returns None, or
+        marks the resource as hidden (see :meth:`hidden`) for listings.
+        """
         token = self.request_token()
         user, key, detail, description = self._resolve(token)
         if user is None or key is None:
             challenge = 'Bearer realm="coder"'
-            if description:
+            if self.gen >= 4:
+                description = description if "expired" in description else "The access token is invalid"
+                challenge += (
+                    f', error="invalid_token", error_description="{description}"'
+                    f', resource_metadata="{self.ctx.base_url}/.well-known/oauth-protected-resource"'
+                )
+            elif description:
                 challenge += f', error="invalid_token", error_description="{description}"'
             self.set_header("WWW-Authenticate", challenge)
             self.send_response(401, SIGNED_OUT, detail=detail)
@@ -305,7 +364,42 @@ class BaseHandler(tornado.web.RequestHandler):
         if key.expires_at - now <= key.lifetime - 3600:  # sliding expiry, as httpmw/apikey.go
             key.expires_at = now + key.lifetime
         user.last_seen_at = now
+        self._key = key
+        if not self.enforce_scope():
+            return None
         return user, key
+
+    def enforce_scope(self, **fill: str) -> bool:
+        """Check the route's needs against the authenticated key's scope (G4).
+
+        ``fill`` supplies placeholders such as ``transition``; needs with an unfilled
+        placeholder are skipped (the handler calls again once it knows the value).
+        On a denial the answer is written and False returned.
+        """
+        key = self._key
+        if key is None or self.gen < 4:
+            return True
+        granted = expand_all(key.scope.split())
+        for resource, action, denial in needs(self.request.method or "GET", self.route):
+            if "{" in action:
+                if not fill:
+                    continue
+                action = action.format(**fill)
+            if permits(granted, (resource, action)):
+                continue
+            if denial == "filter":
+                self._hidden = self._hidden | {resource}
+            elif denial == "404":
+                self.not_found()
+                return False
+            else:
+                self.send_response(403, "Forbidden.", detail=FORBIDDEN_DETAIL)
+                return False
+        return True
+
+    def hidden(self, resource: str) -> bool:
+        """True when the token's scope cannot read ``resource`` rows: a listing leaves them out."""
+        return resource in self._hidden
 
     def basic_credentials(self) -> tuple[str, str] | None:
         auth = self.request.headers.get("Authorization", "")

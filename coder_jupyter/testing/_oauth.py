@@ -1,8 +1,12 @@
 """The OAuth 2.1 provider: discovery, ``/oauth2/authorize``, ``/oauth2/tokens``, ``/oauth2/revoke``.
 
-Behaviour per generation (CODER_BEHAVIOR.md §4-§6, §10):
+Behaviour per generation (CODER_BEHAVIOR.md §4-§6, §10, §12):
 
-* **G3** (default): unknown authorize parameters ignored, duplicates refused, parameter errors
+* **G4** (default): G3 plus scope negotiation by coverage (:mod:`._scopes`), the granted
+  ``scope`` in token responses and on the minted key, refresh narrowing, the allowlist re-checked
+  at redemption, no CSRF check on the consent POST, repeated token parameters refused, a bounded
+  form body (413), and confidential clients authenticated before revocation.
+* **G3**: unknown authorize parameters ignored, duplicates refused, parameter errors
   redirected to the callback, PKCE S256 required, public clients, secret checked on refresh,
   CSRF token enforced on the consent POST, ``/oauth2`` rate limited.
 * **G2**: like G3 for PKCE/scope/response_type redirects, but unknown parameters and other
@@ -21,8 +25,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._http import SIGNED_OUT, BaseHandler, locked
 from ._pages import PAGE_HEADERS, consent_page, error_page
+from ._scopes import SCOPE_CATALOG, ScopeRejected, narrow_on_refresh, negotiate, stale_against
 from ._state import (
-    SCOPE_CATALOG,
     AppSecret,
     AuthCode,
     OAuthApp,
@@ -60,6 +64,7 @@ _KNOWN_TOKEN = {
     "scope",
 }
 _BLOCKED_CALLBACK_SCHEMES = {"javascript", "data", "file", "ftp"}
+_REQUIRED_PARAM = 'Query param "{}" is required and cannot be empty'
 _DENIED = "The resource owner or authorization server denied the request"
 _CSRF_FAILED = (
     "Something is wrong with your CSRF token. Please refresh the page. "
@@ -175,10 +180,10 @@ class AuthorizationServerMetadataHandler(_CorsMixin, _OAuthHandler):
             "token_endpoint": f"{base}/oauth2/tokens",
             "revocation_endpoint": f"{base}/oauth2/revoke",
         }
-        if settings.dcr_enabled or settings.generation != "g3":
+        if settings.dcr_enabled or self.gen < 3:
             doc["registration_endpoint"] = f"{base}/oauth2/register"
         methods = ["client_secret_basic", "client_secret_post"]
-        if settings.generation == "g3":
+        if self.gen >= 3:
             methods.append("none")
         doc.update(
             {
@@ -260,7 +265,7 @@ class AuthorizeHandler(_OAuthHandler):
         params = self._params(post)
         client_ids = params.get("client_id", [])
         basic = self.basic_credentials()
-        if generation == "g3" and len(set(client_ids)) > 1:
+        if (self.gen == 3 and len(set(client_ids)) > 1) or (self.gen >= 4 and len(client_ids) > 1):
             self.oauth_error(400, "invalid_request", "client_id: parameter provided more than once")
             return
         client_id = client_ids[0] if client_ids else (basic[0] if basic else "")
@@ -304,32 +309,47 @@ class AuthorizeHandler(_OAuthHandler):
             excess = sorted(set(params) - _KNOWN_AUTHORIZE)
             problems += [(name, "unknown parameter") for name in excess]
         else:
+            if self.settings_.strict_authorize_params:
+                excess = sorted(set(params) - _KNOWN_AUTHORIZE)
+                problems += [("", f'"{name}" is not a valid query param') for name in excess]
             problems += [(n, "parameter provided more than once") for n, vs in params.items() if len(vs) > 1]
         response_type = one("response_type")
         if not response_type:
-            problems.append(("response_type", "missing required parameter"))
+            problems.append(("response_type", _REQUIRED_PARAM.format("response_type")))
         challenge = one("code_challenge")
         method = one("code_challenge_method")
         if generation != "g1":
             if not challenge:
-                problems.append(("code_challenge", "required when response_type=code"))
+                problems.append(("code_challenge", _REQUIRED_PARAM.format("code_challenge")))
             elif not _PKCE_RE.match(challenge):
-                problems.append(("code_challenge", "must be 43-128 characters from [A-Za-z0-9-._~]"))
+                problems.append(
+                    (
+                        "code_challenge",
+                        "must be 43 to 128 characters from the unreserved character set [A-Za-z0-9-._~]",
+                    )
+                )
         resource = one("resource")
         resource_bad = False
         if resource:
             parts = urlsplit(resource)
-            if not parts.scheme or not parts.netloc or parts.fragment or "#" in resource:
-                problems.append(("resource", "must be an absolute URI without a fragment"))
-                resource_bad = True
+            # G4 checks only for a scheme and a non-empty fragment ("https://x/#" passes).
+            if self.gen >= 4:
+                resource_bad = not parts.scheme or bool(parts.fragment)
+            else:
+                resource_bad = not parts.scheme or not parts.netloc or "#" in resource
+            if resource_bad:
+                problems.append(("resource", "must be an absolute URI without fragment"))
         if response_type and response_type != "code" and generation == "g1":
             problems.append(("response_type", "unsupported response type"))
         if problems:
-            description = "; ".join(f"{field}: {reason}" for field, reason in problems)
-            if generation == "g3":
+            description = "; ".join(f"{field}: {reason}" if field else reason for field, reason in problems)
+            if self.gen >= 3:
                 only_resource = resource_bad and len(problems) == 1
                 self._redirect_error(
-                    redirect, state, "invalid_target" if only_resource else "invalid_request", description
+                    redirect,
+                    state,
+                    "invalid_target" if only_resource else "invalid_request",
+                    f"Invalid query params: {description}",
                 )
             else:
                 self._page_error(
@@ -355,7 +375,13 @@ class AuthorizeHandler(_OAuthHandler):
                 self._redirect_error(redirect, state, "invalid_request", description)
                 return
         granted = ["coder:all"]
-        if generation != "g1":
+        if self.gen >= 4:
+            try:
+                granted = negotiate(app.scope, one("scope")).split()
+            except ScopeRejected as exc:
+                self._redirect_error(redirect, state, "invalid_scope", str(exc))
+                return
+        elif generation != "g1":
             requested = one("scope").split()
             allow = app.scope.split()
             if requested:
@@ -373,7 +399,10 @@ class AuthorizeHandler(_OAuthHandler):
         if not post:
             self._consent(app, user, granted, redirect, state, csrf)
             return
-        if generation != "g1" and not hmac.compare_digest(self.get_body_argument("csrf_token", ""), csrf):
+        # G2/G3 as first modelled; G4 (and, per the corrected reference, real G3) exempts
+        # /oauth2 from CSRF: the session alone authorizes the POST.
+        csrf_checked = generation in ("g2", "g3")
+        if csrf_checked and not hmac.compare_digest(self.get_body_argument("csrf_token", ""), csrf):
             self.send_response(400, _CSRF_FAILED)
             return
         self._issue_code(app, user, redirect, state, challenge, method, presented, resource, granted)
@@ -402,7 +431,7 @@ class AuthorizeHandler(_OAuthHandler):
                 app_icon=app.icon,
                 username=user.username,
                 scopes=scopes,
-                action=self.request.uri or "/oauth2/authorize",
+                action=None if self.gen >= 4 else (self.request.uri or "/oauth2/authorize"),
                 csrf_token=csrf,
                 cancel_href=cancel,
             )
@@ -449,9 +478,22 @@ class _ClientAuthHandler(_CorsMixin, _OAuthHandler):
     """Shared client authentication for the token and revocation endpoints."""
 
     def param(self, name: str) -> str:
-        if self.generation == "g3":
+        if self.gen >= 3:
             return self.get_body_argument(name, "") or ""
         return self.get_argument(name, "") or ""
+
+    def refuse_query_secret(self) -> bool:
+        """G3+: a ``client_secret`` in the URL query is refused (an empty one is ignored,
+        except in G4 when the body also carries one: the same parameter sent twice)."""
+        if self.gen < 3:
+            return False
+        query = self.request.query_arguments.get("client_secret")
+        if query is None:
+            return False
+        if any(query) or (self.gen >= 4 and "client_secret" in self.request.body_arguments):
+            self.oauth_error(400, "invalid_request", "client_secret must not be sent in the URL query")
+            return True
+        return False
 
     def client(self) -> tuple[OAuthApp, str] | None:
         """Resolve ``(app, presented_secret)`` from Basic auth and/or form fields."""
@@ -493,12 +535,22 @@ class TokensHandler(_ClientAuthHandler):
 
     route = "/oauth2/tokens"
 
+    body_limited = True
+
     @locked
     def post(self) -> None:
         generation = self.generation
-        if generation == "g3" and self.get_query_argument("client_secret", ""):
-            self.oauth_error(400, "invalid_request", "client_secret must not be sent in the URL query")
+        if self.refuse_query_secret():
             return
+        if self.gen >= 4:
+            repeated = sorted(k for k, vs in self.request.body_arguments.items() if len(vs) > 1)
+            if "grant_type" in repeated:
+                self.oauth_error(400, "unsupported_grant_type", "The grant type is missing or unsupported")
+                return
+            repeated = [k for k in repeated if k in _KNOWN_TOKEN]
+            if repeated:
+                self.oauth_error(400, "invalid_request", f"{repeated[0]}: parameter provided more than once")
+                return
         if generation == "g1":
             names = set(self.request.query_arguments) | set(self.request.body_arguments)
             if names - _KNOWN_TOKEN:
@@ -534,8 +586,8 @@ class TokensHandler(_ClientAuthHandler):
 
     def _code_grant(self, app: OAuthApp, presented: str) -> None:
         sec: AppSecret | None = None
-        if app.client_type == "confidential" or self.generation != "g3":
-            checked = self.check_secret(app, presented, missing_is_400=True)
+        if app.client_type == "confidential" or self.gen < 3:
+            checked = self.check_secret(app, presented, missing_is_400=self.gen < 4)
             if checked is False:
                 return
             sec = checked if isinstance(checked, AppSecret) else None
@@ -558,7 +610,7 @@ class TokensHandler(_ClientAuthHandler):
             return
         if row.code_challenge:
             verifier = self.param("code_verifier")
-            valid_shape = bool(_PKCE_RE.match(verifier)) if self.generation == "g3" else bool(verifier)
+            valid_shape = bool(_PKCE_RE.match(verifier)) if self.gen >= 3 else bool(verifier)
             if not valid_shape or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
                 self.oauth_error(400, "invalid_grant", "The PKCE code verifier is invalid")
                 return
@@ -577,6 +629,15 @@ class TokensHandler(_ClientAuthHandler):
                 400, "invalid_request", "The request is missing required parameters or is otherwise malformed"
             )
             return
+        if self.gen >= 4:
+            stale = stale_against(app.scope, row.scope)
+            if stale is not None:
+                self.oauth_error(
+                    400,
+                    "invalid_grant",
+                    f'scope is no longer allowed by this app\'s registered scopes: "{stale}"',
+                )
+                return
         user = self.state.users[row.user_id]
         token_name = f"{user.id}_{app.id}_oauth_session_token"
         for key in [k for k in self.state.api_keys.values() if k.token_name == token_name]:
@@ -585,7 +646,7 @@ class TokensHandler(_ClientAuthHandler):
 
     def _refresh_grant(self, app: OAuthApp, presented: str) -> None:
         sec_id: str | None = None
-        if self.generation == "g3" and app.client_type == "confidential":
+        if self.gen >= 3 and app.client_type == "confidential":
             checked = self.check_secret(app, presented, missing_is_400=False)
             if checked is False:
                 return
@@ -609,18 +670,27 @@ class TokensHandler(_ClientAuthHandler):
             self.oauth_error(400, "invalid_grant", invalid)
             return
         scope = row.scope
-        requested = self.param("scope").split() if self.generation == "g3" else []
-        if requested:
-            if any(s not in row.scope.split() for s in requested):
-                self.oauth_error(400, "invalid_scope", "The requested scope exceeds the original grant")
+        if self.gen >= 4:
+            try:  # narrows only the minted key; the refresh token keeps the whole grant
+                scope = narrow_on_refresh(row.scope, self.param("scope"))
+            except ScopeRejected as exc:
+                self.oauth_error(400, "invalid_scope", str(exc))
                 return
-            scope = " ".join(requested)
+        else:
+            requested = self.param("scope").split() if self.gen == 3 else []
+            if requested:
+                if any(s not in row.scope.split() for s in requested):
+                    self.oauth_error(400, "invalid_scope", "The requested scope exceeds the original grant")
+                    return
+                scope = " ".join(requested)
         old_key = self.state.api_keys[row.key_id]
         self.state.delete_api_key(row.key_id)  # cascades to the refresh token
         user = self.state.users[row.user_id]
-        self._issue(app, user, sec_id or old_key.app_secret_id, scope)
+        self._issue(app, user, sec_id or old_key.app_secret_id, scope, grant=row.scope)
 
-    def _issue(self, app: OAuthApp, user: User, secret_id: str | None, scope: str) -> None:
+    def _issue(
+        self, app: OAuthApp, user: User, secret_id: str | None, scope: str, *, grant: str | None = None
+    ) -> None:
         settings = self.settings_
         token, key = self.state.issue_api_key(
             user,
@@ -639,27 +709,29 @@ class TokensHandler(_ClientAuthHandler):
             app_id=app.id,
             user_id=user.id,
             expires_at=self.state.clock.now() + settings.refresh_token_ttl,
-            scope=scope,
+            scope=grant or scope,
         )
         remaining = key.expires_at - self.state.clock.now()
         self.set_header("Cache-Control", "no-store")
         self.set_header("Pragma", "no-cache")
-        self.send_json(
-            200,
-            {
-                "access_token": token,
-                "token_type": "Bearer",
-                "refresh_token": full,
-                "expires_in": max(0, int(remaining)),  # time.Until floors: usually TTL - 1
-                "expiry": rfc3339(key.expires_at),
-            },
-        )
+        body: dict[str, object] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "refresh_token": full,
+            "expires_in": max(0, int(remaining)),  # time.Until floors: usually TTL - 1
+            "expiry": rfc3339(key.expires_at),
+        }
+        if self.gen >= 4:
+            body["scope"] = scope
+        self.send_json(200, body)
 
 
 class RevokeHandler(_ClientAuthHandler):
     """``POST /oauth2/revoke`` (RFC 7009)."""
 
     route = "/oauth2/revoke"
+    body_limited = True
+    uncounted_methods = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 
     def _not_post(self) -> None:
         self.oauth_error(405, "invalid_request", "Method not allowed")
@@ -668,16 +740,26 @@ class RevokeHandler(_ClientAuthHandler):
 
     @locked
     def post(self) -> None:
+        if self.refuse_query_secret():
+            return
         resolved = self.client()
         if resolved is None:
             return
         app, presented = resolved
+        # G4 authenticates a confidential client before looking at the token.
+        if (
+            self.gen >= 4
+            and app.client_type == "confidential"
+            and self.check_secret(app, presented, missing_is_400=False) is False
+        ):
+            return
         token = self.param("token")
         if not token:
             self.oauth_error(400, "invalid_request", "missing token parameter")
             return
         if (
-            app.client_type == "confidential"
+            self.gen < 4
+            and app.client_type == "confidential"
             and self.check_secret(app, presented, missing_is_400=False) is False
         ):
             return

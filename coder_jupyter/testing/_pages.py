@@ -13,6 +13,7 @@ from html import escape
 #: Headers every HTML page carries.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
+    "Pragma": "no-cache",
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
         "frame-ancestors 'none'; base-uri 'none'"
@@ -63,23 +64,47 @@ def consent_page(
     app_icon: str,
     username: str,
     scopes: list[str],
-    action: str,
+    action: str | None,
     csrf_token: str,
     cancel_href: str,
 ) -> str:
-    """The "Authorize <app>" page: Allow POSTs to ``action``; Cancel is a plain link."""
+    """The "Authorize <app>" page: Allow POSTs to ``action``; Cancel is a plain link.
+
+    ``action=None`` renders G4's ``oauth2allow.html`` shape: a ``<form method="POST">`` with no
+    ``action`` (it posts to the same URL and query) and the "full access" sentence for ``coder:all``.
+    """
     icon = ""
     if app_icon.startswith(("https://", "http://", "/")):
         icon = f"<img src='{escape(app_icon)}' alt='' width='48' height='48'>"
-    if not scopes or scopes == ["coder:all"]:
-        scope_html = "<li>full access to your account</li>"
+    app, user = escape(app_name), escape(username)
+    full = not scopes or scopes == ["coder:all"]
+    if action is None:
+        if full:
+            question = f"<p id='question'>Allow {app} to have full access to your {user} account?</p>"
+            scope_html = ""
+        else:
+            question = (
+                f"<p id='question'>Allow {app} to access your {user} account with these permissions?</p>"
+            )
+            items = "".join(f"<li>{escape(s)}</li>" for s in scopes)
+            scope_html = (
+                f"<ul id='scopes'>{items}</ul><p>These are technical permission names; "
+                "the app can never do more than your account can.</p>"
+            )
+        form = "<form id='allow-form' method='POST'>"
     else:
-        scope_html = "".join(f"<li>{escape(s)}</li>" for s in scopes)
+        scope_html = (
+            "<li>full access to your account</li>"
+            if full
+            else "".join(f"<li>{escape(s)}</li>" for s in scopes)
+        )
+        question = f"<p><strong>{app}</strong> is asking for:</p>"
+        scope_html = f"<ul id='scopes'>{scope_html}</ul>"
+        form = f"<form method='post' action='{escape(action)}'>"
     body = (
-        f"{icon}<h1>Authorize {escape(app_name)}</h1>"
-        f"<p>Signed in as <strong id='user'>{escape(username)}</strong>. "
-        f"<strong>{escape(app_name)}</strong> is asking for:</p><ul id='scopes'>{scope_html}</ul>"
-        f"<form method='post' action='{escape(action)}'>"
+        f"{icon}<h1>Authorize {app}</h1>"
+        f"<p>Signed in as <strong id='user'>{user}</strong>.</p>{question}{scope_html}"
+        f"{form}"
         f"<input type='hidden' name='csrf_token' value='{escape(csrf_token)}'>"
         "<button id='allow' type='submit'>Allow</button> "
         f"<a id='cancel' href='{escape(cancel_href)}'>Cancel</a></form>"

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._http import INVALID, BaseHandler, locked
+from ._scopes import SCOPE_CATALOG, ScopeRejected, check_list_size, filter_allowlist
 from ._state import (
-    SCOPE_CATALOG,
     AppSecret,
     OAuthApp,
     generate_prefixed_secret,
@@ -99,7 +99,7 @@ def apply_defaults_and_validate(body: Any, *, generation: str) -> dict[str, Any]
     method = req["token_endpoint_auth_method"]
     if method not in _AUTH_METHODS:
         raise MetadataError(f"invalid token_endpoint_auth_method: unsupported method {method!r}")
-    public = method == "none" and generation == "g3"
+    public = method == "none" and generation in ("g3", "g4")
     uris = req.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
         raise MetadataError("invalid redirect_uris: at least one redirect URI is required")
@@ -126,7 +126,13 @@ def apply_defaults_and_validate(body: Any, *, generation: str) -> dict[str, Any]
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise MetadataError(f"invalid {name}: must be an absolute http(s) URL")
     scope = req.get("scope") or ""
-    if scope and generation == "g3":
+    if scope and generation == "g4":
+        try:  # the allowlist keeps only offered names, canonical and deduplicated
+            check_list_size(str(scope))
+            req["scope"] = filter_allowlist(str(scope))
+        except ScopeRejected as exc:
+            raise MetadataError(f"invalid scope: {exc}") from None
+    elif scope and generation == "g3":
         names = str(scope).split()
         if len(str(scope).encode()) > 4096 or len(names) > 100:
             raise MetadataError("invalid scope: too long")
@@ -203,13 +209,19 @@ class RegisterHandler(_RegistrationBase):
 
     @locked
     def post(self) -> None:
-        if self.generation == "g3" and not self.settings_.dcr_enabled:
-            self.oauth_error(403, "access_denied", "Dynamic client registration is disabled.")
+        if self.gen >= 3 and not self.settings_.dcr_enabled:
+            # The exact sentence is unconfirmed; Coder's test checks only for "disabled".
+            self.oauth_error(
+                403,
+                "invalid_request",
+                "Dynamic client registration is disabled on this deployment; "
+                "ask an administrator to enable it or to register an application.",
+            )
             return
         req = self.read_client_metadata()
         if req is None:
             return
-        public = self.generation == "g3" and req["token_endpoint_auth_method"] == "none"  # noqa: S105
+        public = self.gen >= 3 and req["token_endpoint_auth_method"] == "none"  # noqa: S105
         now = self.state.clock.now()
         registration_token = secrets.token_urlsafe(32)
         app = OAuthApp(
@@ -227,7 +239,9 @@ class RegisterHandler(_RegistrationBase):
         doc = client_document(self.ctx.base_url, app)
         if not public:
             full, prefix, secret = generate_prefixed_secret()
-            sec = AppSecret(id=new_uuid(), prefix=prefix, secret_hash=hash_secret(secret), created_at=now)
+            sec = AppSecret(
+                id=new_uuid(), prefix=prefix, secret_hash=hash_secret(secret), created_at=now, tail=full[-6:]
+            )
             app.secrets[sec.id] = sec
             doc["client_secret"] = full
         doc["registration_access_token"] = registration_token
@@ -275,7 +289,7 @@ class ClientConfigurationHandler(_RegistrationBase):
         req = self.read_client_metadata()
         if req is None:
             return
-        if self.generation == "g3":
+        if self.gen >= 3:
             wants_public = req["token_endpoint_auth_method"] == "none"  # noqa: S105
             if wants_public != (app.client_type == "public"):
                 self.metadata_error(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._scopes import canonical_list
 from ._state import (
     Build,
     Job,
@@ -365,11 +366,16 @@ def log_json(line: LogLine) -> dict[str, Any]:
 
 
 def app_json(base_url: str, app: OAuthApp) -> dict[str, Any]:
+    """``codersdk.OAuth2ProviderApp``; the allowlist is displayed in canonical form."""
     return {
         "id": app.id,
         "name": app.name,
         "icon": app.icon,
         "callback_url": app.callback_url,
+        "redirect_uris": list(app.redirect_uris),
+        "scope": " ".join(canonical_list(app.scope)),
+        "client_type": app.client_type,
+        "dynamically_registered": app.dynamically_registered,
         "endpoints": {
             "authorization": f"{base_url}/oauth2/authorize",
             "token": f"{base_url}/oauth2/tokens",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, get_args
 
+import httpx
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -89,6 +92,8 @@ def _routes(ctx: Context) -> list[tuple[str, type[tornado.web.RequestHandler]]]:
         (rf"/oauth2/clients/{uuidish}", _registration.ClientConfigurationHandler),
         (r"/api/v2/buildinfo", _api.BuildInfoHandler),
         (r"/api/v2/users/login", _session.PasswordLoginHandler),
+        (r"/api/v2/users/first", _api.FirstUserHandler),
+        (r"/api/v2/auth/scopes", _api.ScopesHandler),
         (rf"/api/v2/users/{uuidish}", _api.UserHandler),
         (rf"/api/v2/users/{uuidish}/organizations", _api.UserOrganizationsHandler),
         (rf"/api/v2/users/{uuidish}/keys/tokens", _api.UserTokensHandler),
@@ -99,6 +104,7 @@ def _routes(ctx: Context) -> list[tuple[str, type[tornado.web.RequestHandler]]]:
             _api.OrganizationCreateWorkspaceHandler,
         ),
         (r"/api/v2/templates", _api.TemplatesHandler),
+        (rf"/api/v2/templates/{uuidish}", _api.TemplateHandler),
         (rf"/api/v2/organizations/{uuidish}/templates", _api.OrganizationTemplatesHandler),
         (r"/api/v2/workspaces", _api.WorkspacesHandler),
         (rf"/api/v2/workspaces/{uuidish}", _api.WorkspaceHandler),
@@ -133,10 +139,13 @@ class FakeCoder:
     Args:
         host: interface to bind (loopback only is recommended).
         port: TCP port; ``0`` picks a free one (see :attr:`url`).
-        generation: ``"g3"`` (current Coder, default), ``"g2"`` or ``"g1"``: which provider
-            generation's quirks to reproduce (CODER_BEHAVIOR.md §1-§11).
+        generation: ``"g4"`` (today's Coder, default: scopes enforced, DCR off until an admin
+            turns it on), ``"g3"``, ``"g2"`` or ``"g1"``: which provider generation's quirks
+            to reproduce (CODER_BEHAVIOR.md §1-§13).
         oauth2: whether the OAuth2 provider is on (off: gated routes answer 404, or 403 in G1).
-        dcr: whether dynamic client registration is on (G3 only; earlier generations always allow it).
+        dcr: whether dynamic client registration starts on (G3/G4; earlier generations always
+            allow it). ``None`` (default): off in G4, as on a fresh deployment, on in G1-G3.
+            An admin turns it on with ``PUT /api/v2/oauth2-provider/settings``.
         workspaces: how many ready workspaces to seed for the default user (cheap even for 10 000).
         users: extra users to seed, as :class:`FakeUser` or plain usernames.
         username, password: credentials of the default owner user.
@@ -144,8 +153,10 @@ class FakeCoder:
             tokens (Coder's session duration), refresh tokens and authorization codes.
         build_step_seconds: one "step" of a build; a build is pending for one step and running
             for three, then succeeds (or fails for the ``broken`` template).
-        oauth2_rate_limit: requests per minute per ``/oauth2`` and well-known endpoint in G3
+        oauth2_rate_limit: requests per minute per ``/oauth2`` and well-known endpoint in G3/G4
             (``None`` disables); api_rate_limit: the same for ``/api/v2``.
+        form_body_limit: G4 byte limit of the ``/oauth2/tokens`` and ``/oauth2/revoke`` forms (413).
+        strict_authorize_params: G4 with G2's parser: unknown authorize parameters are refused.
         cancel_link_bug: reproduce coder/coder#24058 (Cancel href ``#ZgotmplZ`` for custom schemes).
         faults: faults to install at start (see :meth:`add_fault`).
         version: value of ``X-Coder-Build-Version`` and ``buildinfo.version``.
@@ -156,9 +167,9 @@ class FakeCoder:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        generation: Generation = "g3",
+        generation: Generation = "g4",
         oauth2: bool = True,
-        dcr: bool = True,
+        dcr: bool | None = None,
         workspaces: int = 0,
         users: Iterable[FakeUser | str] = (),
         username: str = DEFAULT_USERNAME,
@@ -170,6 +181,8 @@ class FakeCoder:
         oauth2_rate_limit: int | None = 60,
         api_rate_limit: int | None = 512,
         cancel_link_bug: bool = False,
+        form_body_limit: int = 1 << 20,
+        strict_authorize_params: bool = False,
         faults: Iterable[Fault] = (),
         version: str | None = None,
     ) -> None:
@@ -184,11 +197,13 @@ class FakeCoder:
         self._settings = Settings(
             generation=generation,
             oauth2_enabled=oauth2,
-            dcr_enabled=dcr,
+            dcr_enabled=(generation != "g4") if dcr is None else dcr,
             access_token_ttl=access_token_ttl,
             refresh_token_ttl=refresh_token_ttl,
             code_ttl=code_ttl,
             cancel_link_bug=cancel_link_bug,
+            form_body_limit=form_body_limit,
+            strict_authorize_params=strict_authorize_params,
             version=version or f"v2.26.0+fake.{generation}",
         )
         self._ctx = Context(
@@ -432,7 +447,11 @@ class FakeCoder:
     def create_oauth2_app(
         self, name: str, callback_url: str, *, icon: str = "", scope: str = ""
     ) -> OAuthClient:
-        """Pre-register a confidential OAuth2 app with one secret (what an admin does in the UI)."""
+        """Pre-register a confidential OAuth2 app with one secret (what an admin does in the UI).
+
+        ``scope`` is the app's allowlist (empty: unrestricted). Over HTTP, an admin does the same
+        with ``POST /api/v2/oauth2-provider/apps`` then ``POST .../apps/{id}/secrets``.
+        """
         with self.state.lock:
             now = self.clock.now()
             app = OAuthApp(
@@ -447,10 +466,43 @@ class FakeCoder:
                 scope=scope,
             )
             full, prefix, secret = generate_prefixed_secret()
-            sec = AppSecret(id=new_uuid(), prefix=prefix, secret_hash=hash_secret(secret), created_at=now)
+            sec = AppSecret(
+                id=new_uuid(), prefix=prefix, secret_hash=hash_secret(secret), created_at=now, tail=full[-6:]
+            )
             app.secrets[sec.id] = sec
             self.state.apps[app.id] = app
         return OAuthClient(app.id, full, callback_url)
+
+    def consent(self, authorization_url: str, *, allow: bool = True, username: str | None = None) -> str:
+        """Play the user's browser on the consent page; return where Coder sends it (``Location``).
+
+        Over real HTTP with the user's session cookie: ``GET`` the page, then click Allow (a POST to
+        the same URL with the page's CSRF token) or follow the Cancel link. Works in every generation,
+        so tests need not scrape the page (G4's form has no ``action``). An answer other than the
+        page (an error redirect, a 4xx) is returned as-is: its ``Location``, or raises
+        :class:`AssertionError` with the body when there is none.
+        """
+        token = self._users[(username or self.username).lower()].session_token
+        with httpx.Client(
+            cookies={"coder_session_token": token}, follow_redirects=False, timeout=30
+        ) as browser:
+            page = browser.get(authorization_url)
+            if page.status_code != 200:
+                return _location(page)
+            if not allow:
+                cancel = re.search(r"id='cancel' href='([^']*)'", page.text)
+                if cancel is None:
+                    raise AssertionError("the consent page has no Cancel link")
+                return html.unescape(cancel[1])
+            csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
+            form = {"csrf_token": html.unescape(csrf[1])} if csrf else {}
+            # On a bare transport: httpx's client parses every Location (even unfollowed), and an
+            # out-of-band ``urn:`` redirect is not a URL it accepts.
+            request = browser.build_request("POST", authorization_url, data=form)
+            with httpx.HTTPTransport() as transport:
+                answer = transport.handle_request(request)
+                answer.read()
+            return _location(answer)
 
     # ------------------------------------------------------------------ clock & switches
 
@@ -467,7 +519,7 @@ class FakeCoder:
         self._settings.oauth2_enabled = enabled
 
     def set_dcr(self, enabled: bool) -> None:
-        """Turn dynamic client registration on or off (G3)."""
+        """Turn dynamic client registration on or off (G3/G4; the settings API does the same)."""
         self._settings.dcr_enabled = enabled
 
     def set_generation(self, generation: Generation) -> None:
@@ -484,7 +536,14 @@ class FakeCoder:
 
     def configure(self, **changes: Any) -> None:
         """Change several settings at once (names as in :meth:`describe_settings`)."""
-        simple = {"access_token_ttl", "refresh_token_ttl", "code_ttl", "cancel_link_bug"}
+        simple = {
+            "access_token_ttl",
+            "refresh_token_ttl",
+            "code_ttl",
+            "cancel_link_bug",
+            "form_body_limit",
+            "strict_authorize_params",
+        }
         for name, value in changes.items():
             if name == "oauth2":
                 self.set_oauth2(bool(value))
@@ -513,6 +572,8 @@ class FakeCoder:
             "refresh_token_ttl": s.refresh_token_ttl,
             "code_ttl": s.code_ttl,
             "cancel_link_bug": s.cancel_link_bug,
+            "form_body_limit": s.form_body_limit,
+            "strict_authorize_params": s.strict_authorize_params,
             "build_step_seconds": self.state.build_step_seconds,
             "oauth2_rate_limit": self._ctx.oauth2_limiter.limit,
             "api_rate_limit": self._ctx.api_limiter.limit,
@@ -579,6 +640,12 @@ class FakeCoder:
 
     def clear_requests(self) -> None:
         self._ctx.requests.clear()
+
+
+def _location(response: httpx.Response) -> str:
+    if "location" not in response.headers:
+        raise AssertionError(f"expected a redirect, got {response.status_code}: {response.text}")
+    return str(response.headers["location"])
 
 
 @contextlib.contextmanager

@@ -26,31 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
-Generation = Literal["g1", "g2", "g3"]
+Generation = Literal["g1", "g2", "g3", "g4"]
 Transition = Literal["start", "stop", "delete"]
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
-
-#: External scope catalog advertised in discovery metadata (a representative subset of Coder's).
-SCOPE_CATALOG: tuple[str, ...] = (
-    "coder:all",
-    "coder:application_connect",
-    "coder:apikeys.manage_self",
-    "coder:templates.build",
-    "coder:workspaces.access",
-    "coder:workspaces.create",
-    "coder:workspaces.delete",
-    "coder:workspaces.operate",
-    "template:read",
-    "user:read_personal",
-    "workspace:read",
-    "workspace:create",
-    "workspace:delete",
-    "workspace:start",
-    "workspace:stop",
-    "workspace:ssh",
-)
 
 ACTIVE_JOB_STATUSES = frozenset({"pending", "running", "canceling"})
 
@@ -210,6 +190,7 @@ class AppSecret:
     secret_hash: str
     created_at: float
     last_used_at: float | None = None
+    tail: str = ""  # last 6 characters, shown as ``client_secret_truncated``
 
 
 @dataclass(slots=True)

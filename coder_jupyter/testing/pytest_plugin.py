@@ -1,7 +1,7 @@
 """Pytest fixtures for a fake Coder deployment (entry point ``coder_jupyter_fake``).
 
 * ``coder_fake``: a fresh :class:`~coder_jupyter.testing.FakeCoder` per test. Options come from
-  the ``coder_fake`` marker::
+  the ``coder_fake`` marker (marks on the module, class and test merge; the closest wins)::
 
       @pytest.mark.coder_fake(workspaces=3, generation="g1", access_token_ttl=60)
       def test_login(coder_fake):
@@ -9,6 +9,9 @@
 
 * ``coder_fake_session``: one deployment shared by the whole session (rate limits off so a
   large suite cannot trip them). Do not change its switches in a test without restoring them.
+
+Both default to generation G4 with dynamic client registration off; pass ``dcr=True`` (marker)
+to start with it on.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def coder_fake(request: pytest.FixtureRequest) -> Iterator[FakeCoder]:
     """A fresh fake Coder deployment for one test."""
-    marker = request.node.get_closest_marker("coder_fake")
-    options = dict(marker.kwargs) if marker else {}
+    options: dict[str, object] = {}
+    # Module/class marks first, the closest mark last: a test's own options win.
+    for marker in reversed(list(request.node.iter_markers("coder_fake"))):
+        options.update(marker.kwargs)
     with fake_coder(**options) as fake:
         yield fake
 

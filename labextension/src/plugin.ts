@@ -8,8 +8,8 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
+import { coderStatus } from './shared';
 import {
-  CoderStatus,
   CoderStatusItem,
   CommandIDs,
   login,
@@ -42,7 +42,7 @@ export const statusPlugin: JupyterFrontEndPlugin<void> = {
   optional: [IStatusBar, ICommandPalette],
   autoStart: true,
   activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null, palette: ICommandPalette | null): void => {
-    const status = new CoderStatus();
+    const status = coderStatus(); // shared with the Coder panel
     const { commands } = app;
     const category = 'Coder';
 

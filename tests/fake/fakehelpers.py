@@ -93,3 +93,48 @@ def tokens_for(http: httpx.Client, fake: FakeCoder, client: dict | None = None) 
     response = exchange(http, client, code, verifier)
     assert response.status_code == 200, response.text
     return client, response.json()
+
+
+# --------------------------------------------------------------------------- G4 helpers
+
+
+def enable_dcr(fake: FakeCoder) -> None:
+    """Turn DCR on the way an admin does: ``PUT /api/v2/oauth2-provider/settings`` as the owner."""
+    response = httpx.put(
+        f"{fake.url}/api/v2/oauth2-provider/settings",
+        json={"dynamic_client_registration_enabled": True},
+        headers={"Coder-Session-Token": fake.session_token},
+    )
+    assert response.status_code == 200, response.text
+
+
+def admin_client(fake: FakeCoder, scope: str = "", redirect_uri: str = CALLBACK) -> dict:
+    """An admin-registered confidential app (optionally with an allowlist), as a client dict."""
+    app = fake.create_oauth2_app("Notebook", redirect_uri, scope=scope)
+    return {"client_id": app.client_id, "client_secret": app.client_secret, "redirect_uris": [redirect_uri]}
+
+
+def authorize_with_header(
+    fake: FakeCoder, client: dict, challenge: str, token: str | None = None, **extra: str
+) -> httpx.Response:
+    """``POST /oauth2/authorize?…`` with only ``Coder-Session-Token`` (no body, no CSRF): Coder's tests."""
+    return httpx.post(
+        f"{fake.url}/oauth2/authorize",
+        params=authorize_params(client, challenge, **extra),
+        headers={"Coder-Session-Token": token or fake.session_token},
+        follow_redirects=False,
+    )
+
+
+def code_from(response: httpx.Response) -> str:
+    assert response.status_code == 302, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+
+
+def oauth_tokens(fake: FakeCoder, http: httpx.Client, client: dict, **extra: str) -> dict:
+    """Authorize (header-authenticated) and exchange: the token response body."""
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize_with_header(fake, client, challenge, **extra))
+    response = exchange(http, client, code, verifier)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -15,6 +15,9 @@ from fakehelpers import tokens_for
 
 from coder_jupyter.testing import FakeCoder, FakeUser
 
+#: These tests describe the G3 provider (items 1-30); G4 (the default) has its own module.
+pytestmark = pytest.mark.coder_fake(generation="g3")
+
 SIGNED_OUT = "You are signed out or your session has expired. Please sign in again to continue."
 
 

@@ -15,6 +15,9 @@ import pytest
 
 from coder_jupyter.testing import FakeCoder, Fault, fake_coder
 
+#: These tests describe the G3 provider (items 1-30); G4 (the default) has its own module.
+pytestmark = pytest.mark.coder_fake(generation="g3")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

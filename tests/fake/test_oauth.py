@@ -22,6 +22,9 @@ from fakehelpers import (
 
 from coder_jupyter.testing import FakeCoder
 
+#: These tests describe the G3 provider (items 1-30); G4 (the default) has its own module.
+pytestmark = pytest.mark.coder_fake(generation="g3")
+
 ACCESS_RE = re.compile(r"^[A-Za-z0-9]{10}-[A-Za-z0-9]{22}$")
 PREFIXED_RE = re.compile(r"^coder_[a-z0-9]{10}_[a-z0-9]{40}$")
 GATED = [

@@ -61,7 +61,7 @@ def _missing_extensions() -> str:
 def hub_fake() -> Iterator[FakeCoder]:
     """The Coder deployment every hub user talks to: two users with their own passwords and workspaces."""
     users = [FakeUser(name, password=pw, workspaces=2) for name, pw in CODER_ACCOUNTS.values()]
-    with fake_coder(users=users) as fake:
+    with fake_coder(users=users, dcr=True) as fake:
         yield fake
 
 

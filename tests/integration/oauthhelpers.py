@@ -4,11 +4,7 @@ directory on sys.path)."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
-
-import httpx
 
 from coder_jupyter._login import AuthManager
 from coder_jupyter.testing import FakeCoder
@@ -19,23 +15,11 @@ REDIRECT = "http://127.0.0.1:8123/callback"
 
 def consent(fake: FakeCoder, authorization_url: str, *, allow: bool = True) -> str:
     """Play the browser: open the consent page with the user's session, click Allow or Cancel;
-    return where Coder sends the browser (the callback URL)."""
-    cookies = {"coder_session_token": fake.session_token}
-    with httpx.Client(cookies=cookies) as browser:
-        page = browser.get(authorization_url)
-        assert page.status_code == 200, page.text
-        if not allow:
-            return unescape(re.search(r"id='cancel' href='([^']*)'", page.text)[1])  # type: ignore[index]
-        csrf = re.search(r"name='csrf_token' value='([^']*)'", page.text)
-        action = unescape(re.search(r"<form method='post' action='([^']*)'", page.text)[1])  # type: ignore[index]
-        form = {"csrf_token": unescape(csrf[1]) if csrf else ""}
-        request = browser.build_request("POST", httpx.URL(authorization_url).join(action), data=form)
-        # Sent on a bare transport: httpx's client would try to parse an urn: Location as a URL.
-        with httpx.HTTPTransport() as transport:
-            answer = transport.handle_request(request)
-            answer.read()
-        assert answer.status_code == 302, answer.text
-        return str(answer.headers["Location"])
+    return where Coder sends the browser (the callback URL). The fake's own helper does it the
+    same way in every generation (G4's consent form has no ``action``)."""
+    location = fake.consent(authorization_url, allow=allow)
+    assert "code=" in location or "error=" in location, location
+    return location
 
 
 def query_of(url: str) -> dict[str, str]:

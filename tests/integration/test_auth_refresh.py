@@ -15,6 +15,9 @@ from coder_jupyter._transport import drive
 from coder_jupyter.errors import NotLoggedInError, OAuthError
 from coder_jupyter.testing import FakeCoder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 
 def logged_in(fake: FakeCoder, **options: object) -> AuthManager:
     auth = login_by_consent(fake, **options)

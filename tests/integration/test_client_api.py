@@ -120,6 +120,16 @@ def test_iterating_workspaces_is_lazy_and_complete(coder: Any, fake: FakeCoder) 
     assert len(names) == 23 and len(set(names)) == 23
 
 
+def test_one_page_of_workspaces_with_the_total(coder: Any) -> None:
+    every = [w.name for w in coder.workspaces("owner:me")]
+
+    first = coder.workspaces_page("owner:me", offset=0, limit=10)
+    last = coder.workspaces_page("owner:me", offset=20, limit=10)
+
+    assert (len(first), len(last), first.total, last.total) == (10, 3, 23, 23)
+    assert [w.name for w in first] == every[:10] and [w.name for w in last] == every[20:]
+
+
 @pytest.mark.parametrize(("count", "page_size", "requests"), [(0, 5, 1), (1, 5, 1), (5, 5, 1), (6, 5, 2)])
 def test_pagination_edges(kind: str, count: int, page_size: int, requests: int) -> None:
     with fake_coder(workspaces=count) as f:

@@ -15,12 +15,12 @@ from coder_jupyter.testing import fake_coder
 
 
 def test_wait_for_login_returns_at_once_when_already_logged_in() -> None:
-    with fake_coder() as fake, Coder(fake.url, token=fake.session_token) as coder:
+    with fake_coder(dcr=True) as fake, Coder(fake.url, token=fake.session_token) as coder:
         assert coder.wait_for_login(timeout=0).status == "logged_in"
 
 
 def test_wait_for_login_returns_when_the_browser_login_completes_elsewhere() -> None:
-    with fake_coder() as fake, Coder(fake.url) as coder:
+    with fake_coder(dcr=True) as fake, Coder(fake.url) as coder:
         with pytest.raises(NotLoggedInError, match="Log in"):
             coder.me()
         started = coder.auth.begin_login(redirect_uri=REDIRECT)
@@ -36,11 +36,12 @@ def test_wait_for_login_returns_when_the_browser_login_completes_elsewhere() -> 
 
 
 def test_wait_for_login_without_a_login_times_out_plainly() -> None:
-    with fake_coder() as fake, Coder(fake.url) as coder, pytest.raises(LoginTimeoutError, match="Log in"):
+    with fake_coder(dcr=True) as fake, Coder(fake.url) as coder, \
+            pytest.raises(LoginTimeoutError, match="Log in"):
         coder.wait_for_login(timeout=0.3)
 
 
 async def test_await_login_is_the_async_twin() -> None:
-    with fake_coder() as fake:
+    with fake_coder(dcr=True) as fake:
         async with AsyncCoder(fake.url, token=fake.session_token) as coder:
             assert (await coder.await_login(timeout=0)).status == "logged_in"

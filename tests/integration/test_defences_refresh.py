@@ -20,7 +20,7 @@ from coder_jupyter._oauth.models import TokenSet
 from coder_jupyter._store import Store
 from coder_jupyter.testing import FakeCoder
 
-pytestmark = pytest.mark.coder_fake(access_token_ttl=600)
+pytestmark = pytest.mark.coder_fake(access_token_ttl=600, dcr=True)
 
 
 class _BlockedOnLock(logging.Handler):

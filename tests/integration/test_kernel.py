@@ -99,7 +99,7 @@ def kernel_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeCoder]:
-    with fake_coder(workspaces=2, oauth2_rate_limit=None, api_rate_limit=None) as deployment:
+    with fake_coder(workspaces=2, oauth2_rate_limit=None, api_rate_limit=None, dcr=True) as deployment:
         yield deployment
 
 
@@ -217,7 +217,7 @@ def test_a_users_own_coder_variable_is_left_alone(kernel_without_credentials: Ke
 
 
 def test_coder_use_switches_deployment(fake: FakeCoder) -> None:
-    with fake_coder(username="bob", oauth2_rate_limit=None, api_rate_limit=None) as other:
+    with fake_coder(username="bob", oauth2_rate_limit=None, api_rate_limit=None, dcr=True) as other:
         env = kernel_env(CODER_SESSION_TOKEN=other.session_token)
         for kernel in _start_kernel(env):
             # Given no deployment configured

@@ -22,6 +22,9 @@ from coder_jupyter.errors import (
 )
 from coder_jupyter.testing import FakeCoder, fake_coder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 
 def api_status(fake: FakeCoder, token: str) -> int:
     return httpx.get(f"{fake.url}/api/v2/users/me", headers={"Coder-Session-Token": token}).status_code
@@ -29,7 +32,7 @@ def api_status(fake: FakeCoder, token: str) -> int:
 
 @pytest.mark.parametrize("generation", ["g1", "g2", "g3"])
 def test_headless_login_then_logout_revokes(generation: str) -> None:
-    with fake_coder(generation=generation) as fake:
+    with fake_coder(generation=generation, dcr=True) as fake:
         auth = AuthManager(fake.url)
         # When
         started = auth.begin_login(redirect_uri=REDIRECT)
@@ -98,7 +101,8 @@ def test_cancel_shows_access_denied(coder_fake: FakeCoder) -> None:
 
 @pytest.mark.coder_fake(generation="g1")
 def test_g1_cancel_without_state_fails_the_pending_login(coder_fake: FakeCoder) -> None:
-    auth = AuthManager(coder_fake.url)
+    # Given a deployment configured as one whose Cancel omits state (G1)
+    auth = AuthManager(coder_fake.url, config=CoderConfig(oauth_cancel_without_state=True))
     started = auth.begin_login(redirect_uri=REDIRECT)
     cancel = consent(coder_fake, started.authorization_url, allow=False)
     assert "state" not in parse_qs(urlsplit(cancel).query)
@@ -284,11 +288,12 @@ def test_loopback_listener_is_single_use_and_times_out() -> None:
     from coder_jupyter.errors import LoginTimeoutError
 
     with LoopbackListener(outcome_timeout=0.01) as listener:
+        listener.expect("s")
         assert httpx.get(f"http://127.0.0.1:{listener.port}/favicon.ico").status_code == 404
         first = httpx.get(listener.redirect_uri + "?code=c&state=s")
         assert first.status_code == 200 and "code=c" not in first.text
         assert listener.wait(1).endswith("/callback?code=c&state=s")
-        assert httpx.get(listener.redirect_uri + "?code=d&state=t").status_code == 404
+        assert httpx.get(listener.redirect_uri + "?code=d&state=s").status_code == 404
     with LoopbackListener() as idle, pytest.raises(LoginTimeoutError):
         idle.wait(0.05)
 

@@ -16,6 +16,9 @@ from coder_jupyter._login import AuthManager
 from coder_jupyter.errors import CoderError
 from coder_jupyter.testing import FakeCoder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 
 def quiet_consent(fake: FakeCoder, url: str, *, allow: bool = True) -> str:
     """The test's browser; its own HTTP logs (which see the code in a Location) are not ours."""

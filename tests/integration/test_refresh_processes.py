@@ -16,6 +16,9 @@ from oauthhelpers import login_by_consent  # pytest puts this test directory on 
 from coder_jupyter._login import AuthManager
 from coder_jupyter.testing import FakeCoder
 
+# Coder's G4 default has DCR off: these tests play an admin who turned it on.
+pytestmark = pytest.mark.coder_fake(dcr=True)
+
 WORKER = """
 import sys, httpx
 from coder_jupyter._login import AuthManager

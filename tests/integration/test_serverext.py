@@ -19,7 +19,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from oauthhelpers import consent, query_of  # pytest puts this test directory on sys.path
 from pytest_jupyter.jupyter_server import *  # noqa: F403 -- module-local pytest-jupyter fixtures
 from tornado.httpclient import HTTPResponse
@@ -57,7 +60,7 @@ def deployment_in_server_config(fake: FakeCoder, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoder]:
-    with fake_coder(oauth2_rate_limit=None, api_rate_limit=None) as deployment:
+    with fake_coder(oauth2_rate_limit=None, api_rate_limit=None, dcr=True) as deployment:
         monkeypatch.setenv("CODER_URL", deployment.url)
         yield deployment
 
@@ -290,9 +293,14 @@ def test_error_description_with_markup_is_shown_escaped(
     assert_logged_out(fake)
 
 
-def test_unknown_error_code_with_markup_is_escaped(fake: FakeCoder, fetch: Fetch) -> None:
+def test_unknown_error_code_with_markup_is_escaped(
+    fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
+) -> None:
+    started = auth.begin_login(callback_url)
+
     # When
-    response = fetch(CALLBACK, params={"error": "<b>bad</b>", "error_description": "\"'><svg onload=x>"})
+    response = fetch(CALLBACK, params={"error": "<b>bad</b>", "error_description": "\"'><svg onload=x>",
+                                        "state": started.state})
 
     # Then
     assert response.code == 400
@@ -561,3 +569,43 @@ def test_login_route_refuses_a_non_http_redirect_uri_with_this_servers_host_and_
     # Then
     assert response.code == 400
     assert fake.request_counts() == {}
+
+
+# -- issue 13: forged state-less cancel, fuzzed callback -------------------------------------------
+
+
+def test_a_forged_stateless_cancel_is_refused_and_the_login_survives(
+    fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str
+) -> None:
+    started = auth.begin_login(callback_url)
+
+    # When any web page sends the user's browser to the callback with error= and no state
+    response = fetch(CALLBACK, params={"error": "access_denied", "error_description": "forged"})
+
+    # Then it is refused like an unknown state, and the real login still completes
+    assert response.code == 400
+    text = assert_safe_page(response, "forged")
+    assert "Login cancelled" not in text
+    assert auth.status().status == "waiting"
+    finished = fetch(CALLBACK, params=query_of(consent(fake, started.authorization_url)))
+    assert finished.code == 200 and auth.status().status == "logged_in"
+
+
+_PARAM = st.sampled_from(["code", "state", "error", "error_description", "error_uri", "iss", "x"])
+_VALUE = st.text(max_size=40) | st.sampled_from(["access_denied", "<script>x</script>", "%00", "\u202e"])
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(params=st.lists(st.tuples(_PARAM, _VALUE), max_size=5))
+def test_the_callback_route_answers_any_query_with_a_safe_page(
+    fake: FakeCoder, auth: AuthManager, fetch: Fetch, callback_url: str, params: list[tuple[str, str]]
+) -> None:
+    started = auth.begin_login(callback_url)
+    # When the browser comes back with arbitrary parameters (some with the real state)
+    query = [(k, started.state if k == "state" and v == "" else v) for k, v in params]
+    response = fetch(CALLBACK, params=httpx.QueryParams(query))
+
+    # Then the answer is one of the documented refusals, never a crash, never the secrets
+    assert response.code in (200, 400, 403, 502), response.code
+    assert_safe_page(response, started.state)

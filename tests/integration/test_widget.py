@@ -97,7 +97,7 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[RecordingComm]]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeCoder]:
-    with fake_coder() as deployment:
+    with fake_coder(dcr=True) as deployment:
         yield deployment
 
 

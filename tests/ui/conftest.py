@@ -56,7 +56,7 @@ class JupyterServer:
 def ui_fake() -> Iterator[Any]:
     from coder_jupyter.testing import fake_coder
 
-    with fake_coder(workspaces=3) as fake:
+    with fake_coder(workspaces=3, dcr=True) as fake:
         yield fake
 
 

@@ -194,6 +194,7 @@ def test_each_need_names_catalog_scopes_that_grant_it(operation: scopes.Operatio
 _METHOD_OPERATIONS = {
     "me": "me", "user": "user", "organizations": "organizations", "templates": "templates",
     "template": "template", "workspaces": "workspaces", "iter_workspaces": "workspaces",
+    "workspaces_page": "workspaces",
     "workspace": "workspace", "build": "build", "build_logs": "build_logs", "wait": "build",
     "create_workspace": "create", "start": "start", "stop": "stop", "restart": "restart",
     "delete": "delete", "cancel": "cancel",

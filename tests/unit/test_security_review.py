@@ -52,6 +52,7 @@ def test_a_pasted_token_that_cannot_be_a_header_is_refused_without_repeating_it(
 
 def test_an_idle_connection_does_not_stall_the_loopback_callback() -> None:
     with LoopbackListener(request_timeout=0.5) as listener:
+        listener.expect("s")
         # Given a connection that never sends a request (a browser's speculative preconnect)
         idle = socket.create_connection(("127.0.0.1", listener.port))
         try:
