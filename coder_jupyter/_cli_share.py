@@ -144,8 +144,17 @@ def _write_cli_files(directory: Path, url: str, token: str, *, private: bool) ->
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if private and directory.stat().st_mode & 0o077:
         directory.chmod(0o700)
+    _remove_leftovers(directory)
     write_private_file(directory / "url", url.encode())
     write_private_file(directory / "session", token.encode())
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Our temporary copies left by a process killed mid-write (they may hold a token)."""
+    for name in ("url", "session"):
+        for leftover in directory.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _remove_cli_files(directory: Path, url: str | None) -> None:
@@ -270,6 +279,8 @@ def _stop(store: Store, why: str) -> None:
 
 def _remove_all(store: Store) -> None:
     _remove_cli_files(private_dir(store), None)
+    with contextlib.suppress(OSError):
+        _remove_leftovers(private_dir(store))
     _remove_terminal(store, store.load_record(RECORD), run=subprocess.run)
     store.delete_record(RECORD)
 

@@ -75,6 +75,21 @@ def test_a_refresh_rewrites_and_a_delete_removes_the_private_copy(store: Store) 
     assert not (private_dir(store) / "url").exists()
 
 
+def test_a_temporary_copy_left_by_a_killed_writer_is_removed_at_the_next_write_and_at_logout(
+    store: Store,
+) -> None:
+    store.save_tokens(tokens(1))
+    leftover = private_dir(store) / ".session.0123456789ab.tmp"
+    leftover.write_text(tokens(1).access_token)
+
+    store.save_tokens(tokens(2))
+
+    assert not leftover.exists()
+    leftover.write_text(tokens(2).access_token)
+    store.delete_tokens()
+    assert not leftover.exists()
+
+
 def test_the_stand_in_cli_reads_the_private_copy(store: Store, coder_fake: Any, cli_home: CliHome) -> None:
     store = Store(coder_fake.url, root=store.root, on_tokens=mirror)
     store.save_tokens(TokenSet(access_token=coder_fake.session_token, method="token"))
