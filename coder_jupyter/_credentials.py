@@ -24,9 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._cli_session import coder_cli_config_dir, read_cli_session
+from ._cli_session import coder_cli_config_dir, default_cli_config_dir, read_cli_session
+from ._cli_share import is_private_dir, mirror
 from ._config import CoderConfig, env_value, same_url
-from ._store import PendingLogins, Store
+from ._store import PendingLogins, Store, store_root
 
 __all__ = [
     "Credential",
@@ -44,8 +45,12 @@ StaticMethod = Literal["token", "env", "cli"]
 
 
 def store_for(config: CoderConfig, deployment_url: str) -> Store:
-    """The credential store of ``deployment_url`` (a normalized URL) under ``config.data_dir``."""
-    return Store(deployment_url, root=config.store_root())
+    """The credential store of ``deployment_url`` (a normalized URL) under ``config.data_dir``.
+
+    Every token it saves or deletes is mirrored to the Coder CLI's copies of the login
+    (:func:`coder_jupyter._cli_share.mirror`), whoever the writer is: login, refresh, logout.
+    """
+    return Store(deployment_url, root=config.store_root(), on_tokens=mirror)
 
 
 def pending_logins_for(config: CoderConfig) -> PendingLogins:
@@ -123,6 +128,10 @@ class CredentialSources:
 
     def _from_cli(self) -> Credential | None:
         directory = coder_cli_config_dir()
+        if is_private_dir(directory, store_root(self.config.store_root())):
+            # Our own copy of the store (the kernel set CODER_CONFIG_DIR): the store already
+            # ranks as itself; the CLI source means the user's own `coder login`.
+            directory = default_cli_config_dir()
         cli_url, session = read_cli_session(directory)
         if session is None or not same_url(cli_url, self.deployment_url):
             return None

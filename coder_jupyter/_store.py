@@ -13,6 +13,8 @@ Layout (the root is ``CODER_JUPYTER_DIR``, else ``<jupyter_data_dir>/coder_jupyt
           registration.json                   ClientRegistration (client secret, RAT)    SECRET
           metadata.json                       {"fetched_at", "metadata"}: RFC 8414 cache
           account.json                        {"username", "id"}: shown in the status
+          coder-cli/{url,session}             the Coder CLI's copy of the login (_cli_share)  SECRET
+          cli-share.json                      where terminals share it (a hash, no secret)
           .lock                               filelock for read-modify-write sequences
       pending/                                0700
         <sha256(state)>.json                  PendingLogin (PKCE verifier)               SECRET
@@ -52,7 +54,7 @@ import stat
 import time
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +64,9 @@ from filelock import FileLock, Timeout
 from ._oauth.models import AuthServerMetadata, ClientRegistration, PendingLogin, TokenSet
 from .errors import CoderError, LoginStateError
 
-__all__ = ["PendingLogins", "Store", "known_deployments", "store_root"]
+__all__ = [
+    "PendingLogins", "Store", "TokensObserver", "known_deployments", "store_root", "write_private_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +132,17 @@ def _ensure_dir(path: Path) -> None:
 
 def _write_json(path: Path, data: dict[str, Any], *, mtime_ns: int | None = None) -> None:
     """Atomically replace ``path`` with ``data`` as JSON, mode 0600."""
+    write_private_file(path, json.dumps(data, indent=1, sort_keys=True).encode(), mtime_ns=mtime_ns)
+
+
+def write_private_file(path: Path, data: bytes, *, mtime_ns: int | None = None) -> None:
+    """Atomically replace ``path`` with exactly ``data``, mode 0600 (temporary file in the same
+    directory, ``fsync``, ``os.replace``): a reader sees the old content or the new, never a part."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         if mtime_ns is not None:
@@ -236,6 +246,10 @@ def _decode(cls: Any, data: dict[str, Any] | None, path: Path) -> Any:
 
 # -- per-deployment store --------------------------------------------------------------------------
 
+#: Called by :meth:`Store.save_tokens` (with the tokens) and :meth:`Store.delete_tokens` (with
+#: ``None``) after the file changed, under whatever lock the writer holds.
+TokensObserver = Callable[["Store", "TokenSet | None"], None]
+
 
 class Store:
     """The credentials of one deployment: tokens, client registration, metadata cache, account.
@@ -244,6 +258,8 @@ class Store:
         deployment_url: the deployment, already normalized (:func:`coder_jupyter._config.normalize_url`);
             the directory is keyed by this exact string.
         root: the store root (default: :func:`store_root`).
+        on_tokens: told of every token save and delete (``_credentials.store_for`` passes the
+            Coder CLI mirror, :mod:`coder_jupyter._cli_share`); it must not raise.
 
     Loads never raise for a missing, corrupt or foreign file: they return ``None``. Writes raise
     :class:`OSError` if the disk refuses. Single writes are atomic on their own; take
@@ -251,10 +267,12 @@ class Store:
     must not interleave with.
     """
 
-    def __init__(self, deployment_url: str, *, root: Path | str | None = None) -> None:
+    def __init__(self, deployment_url: str, *, root: Path | str | None = None,
+                 on_tokens: TokensObserver | None = None) -> None:
         self.deployment_url = deployment_url
         self.root = store_root(root)
         self.path = self.root / "deployments" / deployment_dir_name(deployment_url)
+        self.on_tokens = on_tokens
 
     def __repr__(self) -> str:
         return f"Store({self.deployment_url!r}, path={str(self.path)!r})"
@@ -329,6 +347,8 @@ class Store:
         with contextlib.suppress(OSError):
             now = max(now, path.stat().st_mtime_ns + 1)
         self._save("tokens.json", tokens.to_json(), mtime_ns=now)
+        if self.on_tokens is not None:
+            self.on_tokens(self, tokens)
 
     def delete_tokens(self) -> None:
         """Forget the tokens (idempotent) and any leftover temporary copy of them (or of another
@@ -338,6 +358,8 @@ class Store:
         with self.lock():
             _unlink(self.path / "tokens.json")
             self.remove_leftovers()
+            if self.on_tokens is not None:
+                self.on_tokens(self, None)
 
     def stamp(self) -> tuple[int, int] | None:
         """A cheap change token for the tokens: ``(st_mtime_ns, st_ino)`` of ``tokens.json``, or
@@ -390,6 +412,20 @@ class Store:
         """Cache the metadata, fetched at ``now`` (default: :func:`time.time`)."""
         self._save("metadata.json", {"fetched_at": time.time() if now is None else now,
                                      "metadata": metadata.to_json()})
+
+    # -- small records of other modules (e.g. where the Coder CLI shares this login)
+
+    def load_record(self, name: str) -> dict[str, Any] | None:
+        """The JSON object another module keeps in this deployment's directory, or ``None``."""
+        return _read_json(self.path / name)
+
+    def save_record(self, name: str, data: dict[str, Any]) -> None:
+        """Keep ``data`` as ``name`` in this deployment's directory (0600, atomic)."""
+        self._save(name, data)
+
+    def delete_record(self, name: str) -> None:
+        """Forget the record ``name`` (idempotent)."""
+        _unlink(self.path / name)
 
     # -- account (not secret)
 

@@ -19,6 +19,7 @@ The tree::
     │   └── LoginStateError                  callback state unknown, expired, replayed or mismatched
     ├── LoginTimeoutError (TimeoutError)     no callback arrived in time
     ├── LoginCancelledError                  the login was cancelled in the notebook
+    ├── CliSessionConflictError              the Coder CLI already holds a session we did not write
     ├── CoderAPIError                        the REST API answered with an error status
     │   ├── AuthenticationError              401: log in again
     │   ├── PermissionDeniedError            403: your role does not allow this
@@ -52,6 +53,7 @@ __all__ = [
     "AccessDeniedError",
     "AuthenticationError",
     "BuildFailedError",
+    "CliSessionConflictError",
     "CoderAPIError",
     "CoderError",
     "ConfigurationError",
@@ -260,6 +262,12 @@ class LoginTimeoutError(CoderError, TimeoutError):
 
 class LoginCancelledError(CoderError):
     """The pending login was cancelled (Cancel button, ``%coder logout``, a new login)."""
+
+
+class CliSessionConflictError(CoderError):
+    """Sharing the login with the Coder CLI in terminals would replace a session that someone
+    else stored there (usually ``coder login``); nothing was changed. The message names the
+    directory and says how to replace it anyway."""
 
 
 class CoderAPIError(CoderError):

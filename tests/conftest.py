@@ -3,6 +3,7 @@ and the one browser launcher the browser tests (tests/ui, tests/hub) share."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,22 @@ def _isolated_coder_environment(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("CODER_JUPYTER_DIR", str(home / "store"))
     monkeypatch.setenv("CODER_CONFIG_DIR", str(home / "coderv2"))
     return home
+
+
+@pytest.fixture
+def cli_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A home of its own for tests of the Coder CLI sharing (``tests/clihelpers.py``): ``HOME`` and
+    ``XDG_CONFIG_HOME`` in a fresh directory, ``CODER_CONFIG_DIR`` unset (so the CLI's *default*
+    directory applies, inside it), and the stand-in ``coder`` first on ``PATH``."""
+    from clihelpers import BIN, CliHome  # tests/ is on sys.path (this conftest's directory)
+
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.delenv("CODER_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("CODER_USE_KEYRING", raising=False)
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return CliHome(home)
 
 
 # Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is

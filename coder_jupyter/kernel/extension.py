@@ -9,7 +9,8 @@ What loading does, in order:
    otherwise usable as soon as a login finishes;
 3. puts it in the user namespace as ``coder`` — unless the notebook already has its own
    ``coder``, which is left alone (a warning says so);
-4. registers ``%coder`` (see :mod:`.magics`);
+4. registers ``%coder`` (see :mod:`.magics`) and the hook that shares the login with the Coder
+   CLI in cells (``CODER_CONFIG_DIR``, see :mod:`._cli`);
 5. shows one line ("Logged in to … as … (method).") and the login widget, whose output also
    carries plain text/HTML instructions for front ends that cannot render widgets.
 
@@ -27,6 +28,7 @@ from typing import Any
 from .._login import AuthStatus
 from ..errors import CoderError, ConfigurationError, NotLoggedInError
 from . import _display
+from ._cli import KernelCli
 
 __all__ = [
     "NAME",
@@ -96,6 +98,7 @@ class KernelSession:
         self.widget: Any = None
         self.injected = False
         self.magics: Any = None
+        self.cli = KernelCli(self)
 
     # -- configuration and clients ----------------------------------------------------------------
 
@@ -143,6 +146,7 @@ class KernelSession:
                 raise
             client = NoDeployment()
         self._replace_client(client)
+        self.cli.sync()
         return client
 
     def _replace_client(self, client: Any) -> None:
@@ -246,6 +250,7 @@ class KernelSession:
         if self.injected and self.shell.user_ns.get(NAME) is self.client:
             del self.shell.user_ns[NAME]
         self.injected = False
+        self.cli.unregister(self.shell)
         if self.magics is not None:
             from .magics import unregister
 
@@ -300,6 +305,7 @@ def load_ipython_extension(ipython: Any) -> None:
         from .magics import register
 
         session.magics = register(ipython, session)
+        session.cli.register(ipython)
         session.inject()
     except BaseException:
         _sessions.pop(id(ipython), None)

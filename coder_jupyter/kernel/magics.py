@@ -15,6 +15,9 @@
                                    shows after Allow (not echoed).
 ``%coder logout``                  revokes the OAuth session and forgets the credentials
                                    (``--delete-registration`` also deletes the OAuth client).
+``%coder cli``                     whether the Coder CLI shares this login (cells, terminals).
+``%coder cli terminals``           share it with ``coder`` in terminals too (``--force`` replaces
+                                   a session made with ``coder login``); ``%coder cli off`` undoes.
 ``%coder use <url or name>``       switch ``coder`` to another deployment; names come from
                                    ``c.CoderConfig.deployments = {"prod": "https://…"}``.
 ``%coder traceback``               the full traceback of the last error (errors of ours show short:
@@ -58,6 +61,7 @@ _USAGE = """Usage:
   %coder logout [--delete-registration]
   %coder use <url or name>          switch to another deployment
   %coder traceback                  the full traceback of the last error
+  %coder cli [terminals [--force] | off]   share the login with the Coder CLI in terminals
 """
 
 
@@ -96,6 +100,8 @@ class CoderMagics(Magics):
             widget = self.session.widget
             if widget is not None and command in ("login", "logout"):
                 widget.refresh()  # a login or logout done here shows on the widget above
+            if command in ("login", "logout"):
+                self.session.cli.sync()  # `!coder` in the next cell sees it (the hook would too)
 
     # -- subcommands ------------------------------------------------------------------------------
 
@@ -122,7 +128,7 @@ class CoderMagics(Magics):
             return
         if status.status == "logged_in" and status.username is None:
             status = self.session.status(check=True) or status  # env/CLI token: ask who it is
-        print("\n".join(_display.status_lines(status, checked=checked)))
+        print("\n".join(_display.status_lines(status, checked=checked) + self.session.cli.status_lines()))
 
     def _cmd_login(self, args: list[str]) -> None:
         args, wanted = _scopes_option(args)
@@ -172,6 +178,24 @@ class CoderMagics(Magics):
         if status.status == "logged_in":
             # An env/CLI token still applies; say so rather than pretend we are logged out.
             print(f"Still authenticated: {_display.status_line(status)} Unset CODER_SESSION_TOKEN to stop.")
+
+    def _cmd_cli(self, args: list[str]) -> None:
+        action, rest = (args[0], args[1:]) if args else ("status", [])
+        cli = self.session.cli
+        if action == "terminals":
+            share = cli.share_terminals(force="--force" in _flags(rest, {"--force"}))
+            print(f"Terminals share this login: {share.describe()}.")
+            if share.mode != "private":
+                print("`coder` in a JupyterLab terminal now uses it, until logout or %coder cli off.")
+        elif action == "off" and not rest:
+            stopped = cli.stop_terminals()
+            print("Terminals no longer share this login." if stopped
+                  else "Terminals were not sharing this login.")
+        elif action == "status" and not rest:
+            cli.sync()
+            print("\n".join(cli.status_lines()) or _display.fallback_text(None))
+        else:
+            raise _UsageError(f"unknown cli action {' '.join(args)!r}")
 
     def _cmd_use(self, args: list[str]) -> None:
         if len(args) != 1:

@@ -13,16 +13,30 @@ configuration: the pending login named by ``state`` says which deployment it bel
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Mapping
+from typing import Any
 
 from traitlets.config import Configurable
 
+from .._cli_share import (
+    TerminalShare,
+    private_dir,
+    private_session_exists,
+    share_terminals,
+    stop_terminals,
+    terminal_share,
+)
 from .._config import CoderConfig
+from .._credentials import store_for
 from .._engine import finish_login
 from .._login import AuthManager, AuthStatus, LoginStarted, LogoutReport
 from .._store import known_deployments
-from ..errors import ConfigurationError
+from ..errors import CoderError, ConfigurationError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LoginBackend"]
 
@@ -104,6 +118,50 @@ class LoginBackend:
     def cancel(self) -> None:
         """Drop the configured deployment's pending login, if any."""
         self._require().cancel_login()
+
+    # -- the Coder CLI -------------------------------------------------------------------------------
+
+    def cli_status(self) -> dict[str, Any]:
+        """Where the Coder CLI shares the configured deployment's login (public: paths, no secret)."""
+        manager = self._require()
+        share = terminal_share(manager.store)
+        kernels = private_dir(manager.store) if private_session_exists(manager.store) else None
+        return {
+            "deployment": manager.deployment_url,
+            "kernels": str(kernels) if kernels is not None else None,
+            "terminals": None if share is None else {
+                "mode": share.mode, "directory": share.directory, "instruction": share.instruction,
+                "description": share.describe(),
+            },
+        }
+
+    def share_terminals(self, *, force: bool = False) -> TerminalShare:
+        """Share the login with ``coder`` in terminals (the server's environment decides where)."""
+        return share_terminals(self._require().store, force=force)
+
+    def stop_terminals(self) -> bool:
+        """Stop sharing with terminals (removes only our own copy)."""
+        return stop_terminals(self._require().store)
+
+    def keep_cli_fresh(self, ahead: float) -> int:
+        """Refresh every stored OAuth login that terminals share and that expires within ``ahead``
+        seconds (the server outlives kernels; the refresh rewrites the CLI's copies). Cross-process
+        safe: :meth:`Credentials.refresh` adopts a refresh another process already made. Returns
+        how many were refreshed; failures are logged, never raised."""
+        config = self._config()
+        refreshed = 0
+        for url in known_deployments(root=config.store_root()):
+            store = store_for(config, url)
+            tokens = store.load_tokens()
+            if (terminal_share(store) is None or tokens is None or tokens.refresh_token is None
+                    or not tokens.expires_within(ahead, now=time.time())):
+                continue
+            try:
+                AuthManager(url, config=config).credentials.refresh(tokens)
+                refreshed += 1
+            except CoderError as exc:
+                log.warning("keeping the Coder CLI's login to %s fresh failed: %s", url, type(exc).__name__)
+        return refreshed
 
     def close(self) -> None:
         """Forget the cached manager (it holds no connection: each request opens its own)."""

@@ -11,6 +11,12 @@ Routes (each under the server's ``base_url``, e.g. ``/user/alice/`` on JupyterHu
                                        "redirect_uri", "expires_at"}``.
 ``coder/api/logout``           POST    revokes and forgets the credentials → the new status.
 ``coder/api/cancel``           POST    drops the pending login → the new status.
+``coder/api/cli``              GET     where the Coder CLI shares the login: ``{"deployment",
+                                       "kernels", "terminals"}`` (paths, never a secret).
+                               POST    ``{"force"?}``: share it with ``coder`` in terminals → the
+                                       same body; ``"conflict"`` (a message) instead when the CLI
+                                       holds a session we did not write and ``force`` is false.
+                               DELETE  stop sharing with terminals → the same body.
 =============================  ======  ==========================================================
 
 Every route requires the Jupyter user to be authenticated. The JSON routes are
@@ -40,10 +46,12 @@ from .._login import AuthStatus
 from .._public import printable
 from ..errors import (
     AccessDeniedError,
+    CliSessionConflictError,
     CoderError,
     ConfigurationError,
     InvalidGrantError,
     LoginStateError,
+    NotLoggedInError,
     OAuthError,
     TransportError,
 )
@@ -54,6 +62,7 @@ __all__ = [
     "CALLBACK_PATH",
     "CallbackHandler",
     "CancelHandler",
+    "CliHandler",
     "LoginHandler",
     "LogoutHandler",
     "StatusHandler",
@@ -387,3 +396,46 @@ class CancelHandler(_JSONHandler):
             return self.status_body()
 
         await self.answer(cancel)
+
+
+class CliHandler(_JSONHandler):
+    """``GET/POST/DELETE coder/api/cli`` — share the login with the Coder CLI in terminals."""
+
+    async def _cli(self, work: Callable[[], object]) -> None:
+        def run() -> dict[str, Any]:
+            try:
+                work()
+            except CliSessionConflictError as exc:
+                return {**self.backend.cli_status(), "conflict": str(exc)}
+            return self.backend.cli_status()
+
+        try:
+            body = await self.run_blocking(run)
+        except (ConfigurationError, NotLoggedInError) as exc:
+            self.send_error_json(409, exc)
+        except CoderError as exc:
+            self.send_error_json(502, exc)
+        else:
+            self.send(body)
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Where the CLI shares the configured deployment's login."""
+        await self._cli(lambda: None)
+
+    @web.authenticated
+    async def post(self) -> None:
+        """Body ``{"force": false}``: write the terminals' CLI config (see the module docstring)."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "The body must be JSON.") from None
+        if not isinstance(body, dict) or not isinstance(body.get("force", False), bool):
+            raise web.HTTPError(400, 'The body must be a JSON object like {"force": false}.')
+        force = bool(body.get("force", False))
+        await self._cli(lambda: self.backend.share_terminals(force=force))
+
+    @web.authenticated
+    async def delete(self) -> None:
+        """Stop sharing with terminals (only our own copy is removed)."""
+        await self._cli(self.backend.stop_terminals)

@@ -9,7 +9,15 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { coderStatus } from './shared';
-import { CoderStatusItem, CommandIDs, login, logout, toggle } from './statusbar';
+import {
+  CoderStatusItem,
+  CommandIDs,
+  login,
+  logout,
+  shareWithTerminals,
+  stopSharingWithTerminals,
+  toggle
+} from './statusbar';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
 /** Registers `LoginModel` / `LoginView` under the module `coder-jupyter`. */
@@ -50,11 +58,25 @@ export const statusPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => status.current !== null && ['logged_in', 'expired', 'error'].includes(status.current.status),
       execute: () => logout(status)
     });
+    commands.addCommand(CommandIDs.cliTerminals, {
+      label: 'Use this login in terminals',
+      caption: '`coder` in JupyterLab terminals uses this Coder login (kept fresh, removed at logout)',
+      isEnabled: () => status.current?.status === 'logged_in',
+      execute: () => shareWithTerminals()
+    });
+    commands.addCommand(CommandIDs.cliOff, {
+      label: 'Stop using this login in terminals',
+      caption: 'Remove the Coder CLI login this extension wrote for terminals',
+      isEnabled: () => status.current !== null && status.current.status !== 'unconfigured',
+      execute: () => stopSharingWithTerminals()
+    });
     status.subscribe(() => commands.notifyCommandChanged());
 
     if (palette) {
       palette.addItem({ command: CommandIDs.login, category });
       palette.addItem({ command: CommandIDs.logout, category });
+      palette.addItem({ command: CommandIDs.cliTerminals, category });
+      palette.addItem({ command: CommandIDs.cliOff, category });
     }
     if (statusBar) {
       const item = new CoderStatusItem(status, () => void toggle(status));

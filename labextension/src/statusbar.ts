@@ -26,6 +26,8 @@ import { ILoginReply, IStatusReply, requestAPI } from './request';
 export namespace CommandIDs {
   export const login = 'coder-jupyter:login';
   export const logout = 'coder-jupyter:logout';
+  export const cliTerminals = 'coder-jupyter:cli-terminals';
+  export const cliOff = 'coder-jupyter:cli-off';
 }
 
 /** How often the status is polled while the page is visible. */
@@ -243,5 +245,59 @@ export async function toggle(status: CoderStatus): Promise<void> {
     });
   } else {
     await login(status);
+  }
+}
+
+/** The body of `coder/api/cli`: where the Coder CLI shares the login (paths; never a secret). */
+export interface ICliReply {
+  deployment: string;
+  kernels: string | null;
+  terminals: { mode: string; directory: string; instruction: string | null; description: string } | null;
+  /** Set instead of sharing when the CLI holds a session we did not write (e.g. `coder login`). */
+  conflict?: string;
+}
+
+function cliRequest(force: boolean): Promise<ICliReply> {
+  return requestAPI<ICliReply>('api/cli', { method: 'POST', body: JSON.stringify({ force }) });
+}
+
+/**
+ * `coder-jupyter:cli-terminals`: share the login with `coder` in terminals. A session the user
+ * made with `coder login` is replaced only after they confirm.
+ */
+export async function shareWithTerminals(): Promise<void> {
+  try {
+    let reply = await cliRequest(false);
+    if (reply.conflict) {
+      const result = await showDialog({
+        title: 'Replace the Coder CLI login in terminals?',
+        body: reply.conflict,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Replace' })]
+      });
+      if (!result.button.accept) {
+        return;
+      }
+      reply = await cliRequest(true);
+    }
+    const share = reply.terminals;
+    if (share?.instruction) {
+      Notification.info(`To use this Coder login in a terminal, run: ${share.instruction}`, { autoClose: false });
+    } else if (share) {
+      Notification.success('`coder` in terminals now uses this login, until you log out.', { autoClose: 6000 });
+    }
+  } catch (error) {
+    Notification.error(`Sharing the Coder login with terminals failed: ${errorText(error)}`, {
+      autoClose: 10_000
+    });
+  }
+}
+
+/** `coder-jupyter:cli-off`: stop sharing with terminals (removes only our own copy). */
+export async function stopSharingWithTerminals(): Promise<void> {
+  try {
+    await requestAPI<ICliReply>('api/cli', { method: 'DELETE' });
+    Notification.info('Terminals no longer use this Coder login.', { autoClose: 4000 });
+  } catch (error) {
+    Notification.error(`Coder: ${errorText(error)}`, { autoClose: 10_000 });
   }
 }
