@@ -25,6 +25,7 @@ import {
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+import { el } from './dom';
 import { isWebUrl } from './login';
 import { IStatusReply } from './request';
 import { coderStatus } from './shared';
@@ -110,19 +111,6 @@ export function relativeTime(iso: string | null, now = Date.now()): string {
     }
   }
   return format.format(0, 'minute');
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** A small icon button with an accessible name. */

@@ -15,6 +15,7 @@
 
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 
+import { el } from './dom';
 import {
   STATUS_CHANGED_EVENT,
   announceStatusChange,
@@ -97,19 +98,6 @@ export class LoginModel extends DOMWidgetModel {
   static view_name = 'LoginView';
   static view_module = MODULE_NAME;
   static view_module_version = MODULE_VERSION;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 function button(label: string, className: string, onClick: () => void): HTMLButtonElement {

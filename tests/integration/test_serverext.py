@@ -12,7 +12,6 @@ server's coroutines on that loop.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -63,22 +62,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoder]:
     with fake_coder(oauth2_rate_limit=None, api_rate_limit=None, dcr=True) as deployment:
         monkeypatch.setenv("CODER_URL", deployment.url)
         yield deployment
-
-
-@pytest.fixture
-def fetch(jp_fetch: Any, jp_asyncio_loop: Any) -> Fetch:
-    """``fetch("coder/api/status")`` → the response, whatever its status (no exception on 4xx)."""
-    # tornado's client makes its Future on the current loop; an earlier async test may have left
-    # the main thread without one.
-    asyncio.set_event_loop(jp_asyncio_loop)
-
-    def run(*parts: str, **kwargs: Any) -> HTTPResponse:
-        kwargs.setdefault("raise_error", False)
-        kwargs.setdefault("follow_redirects", False)
-        response: HTTPResponse = jp_asyncio_loop.run_until_complete(jp_fetch(*parts, **kwargs))
-        return response
-
-    return run
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from oauthhelpers import query_of  # pytest puts this test directory on sys.path
 from pytest_jupyter.jupyter_server import *  # noqa: F403 -- module-local pytest-jupyter fixtures
 from test_serverext import CALLBACK, Fetch, _cookie_login, anonymous_xsrf, consent
-from tornado.httpclient import HTTPResponse
 
 from coder_jupyter._login import AuthManager
 from coder_jupyter.testing import FakeCoder, fake_coder
@@ -47,21 +46,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCoder]:
     with fake_coder(workspaces=3, dcr=True, oauth2_rate_limit=None, api_rate_limit=None) as deployment:
         monkeypatch.setenv("CODER_URL", deployment.url)
         yield deployment
-
-
-@pytest.fixture
-def fetch(jp_fetch: Any, jp_asyncio_loop: Any) -> Fetch:
-    import asyncio
-
-    asyncio.set_event_loop(jp_asyncio_loop)
-
-    def run(*parts: str, **kwargs: Any) -> HTTPResponse:
-        kwargs.setdefault("raise_error", False)
-        kwargs.setdefault("follow_redirects", False)
-        response: HTTPResponse = jp_asyncio_loop.run_until_complete(jp_fetch(*parts, **kwargs))
-        return response
-
-    return run
 
 
 @pytest.fixture
