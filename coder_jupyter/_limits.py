@@ -39,6 +39,7 @@ __all__ = [
     "Watchdog",
     "aread_capped",
     "attach",
+    "client_sockets",
     "deadline_error",
     "default_limits",
     "limits_of",
@@ -211,16 +212,40 @@ class _Deadlines:
 _deadlines = _Deadlines()
 
 
+#: Every socket each sync client opened, so a watchdog can end a request on a reused connection.
+_client_sockets: weakref.WeakKeyDictionary[Any, weakref.WeakSet[socket.socket]] = weakref.WeakKeyDictionary()
+
+
+def client_sockets(client: httpx.Client) -> weakref.WeakSet[socket.socket]:
+    """The sockets ``client`` opened so far (closed ones drop out by themselves)."""
+    sockets = _client_sockets.get(client)
+    if sockets is None:
+        sockets = _client_sockets[client] = weakref.WeakSet()
+    return sockets
+
+
+def _snapshot(pool: weakref.WeakSet[socket.socket] | None) -> list[socket.socket]:
+    """A copy of ``pool``; another thread may open a connection while it is copied."""
+    for _ in range(3):
+        with contextlib.suppress(RuntimeError):
+            return list(pool or ())
+    return []
+
+
 class Watchdog:
     """Ends a blocking request at its deadline, also while the server trickles its headers.
 
     A sync read blocks in ``recv``: only shutting the socket down wakes it. The socket is learned
-    through httpcore's ``trace`` extension when the connection is opened (a pooled connection
-    reused later is bounded between body chunks and by the per-read timeout).
+    through httpcore's ``trace`` extension when the connection is opened. A request on a pooled
+    connection opened earlier announces no socket (httpcore's trace names none for it), so at its
+    deadline it shuts down every socket of its client (``pool``): the one it waits on is among
+    them, and other requests of that client caught in the same way fail as transport errors.
     """
 
-    def __init__(self, request: httpx.Request, deadline: float) -> None:
+    def __init__(self, request: httpx.Request, deadline: float,
+                 pool: weakref.WeakSet[socket.socket] | None = None) -> None:
         self._sockets: list[socket.socket] = []
+        self._pool = pool
         self.started = time.monotonic()
         self.deadline = deadline
         self.fired = False
@@ -233,6 +258,8 @@ class Watchdog:
                 sock = stream.get_extra_info("socket") if stream is not None else None
                 if isinstance(sock, socket.socket):
                     self._sockets.append(sock)
+                    if self._pool is not None:
+                        self._pool.add(sock)
             if previous is not None:
                 previous(event, info)
 
@@ -252,6 +279,6 @@ class Watchdog:
     def fire(self) -> None:
         """The deadline passed: shut the request's sockets down (the blocked read fails)."""
         self.fired = True
-        for sock in self._sockets:
+        for sock in self._sockets or _snapshot(self._pool):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -32,7 +32,15 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from ._limits import Limits, Watchdog, aread_capped, deadline_error, limits_of, read_capped
+from ._limits import (
+    Limits,
+    Watchdog,
+    aread_capped,
+    client_sockets,
+    deadline_error,
+    limits_of,
+    read_capped,
+)
 from ._oauth.responses import printable
 from ._public import safe_url as url_without_query
 from .errors import (
@@ -151,7 +159,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def _send(client: httpx.Client, request: httpx.Request, limits: Limits) -> httpx.Response:
     """Send ``request`` and read its body within ``limits``."""
     url = url_without_query(request.url)
-    with Watchdog(request, limits.deadline) as watchdog:
+    with Watchdog(request, limits.deadline, client_sockets(client)) as watchdog:
         try:
             response = client.send(request, stream=True)
             read_capped(response, limits, url=url, expired=watchdog.expired)

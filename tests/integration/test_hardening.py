@@ -3,6 +3,7 @@ nothing. One section per defence; each test fails without its defence."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -189,6 +190,42 @@ def test_a_trickling_server_hits_the_deadline(kind: str, phase: str) -> None:
         server.close()
     assert caught.value.limit == 0.5 and "CODER_JUPYTER_REQUEST_DEADLINE" in str(caught.value)
     assert isinstance(caught.value, TimeoutError) and isinstance(caught.value, TransportError)
+    assert elapsed < 4.0
+
+
+def test_a_server_trickling_headers_on_a_reused_connection_hits_the_deadline() -> None:
+    # Given a server that answers the first request and keeps the connection open, then trickles
+    # the headers of the next request on that same connection (a byte every 50 ms)
+    ok = b'{"id":"1","username":"alice"}'
+
+    def handler(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(ok)).encode() + b"\r\n\r\n" + ok)
+        second = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in second:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                second += chunk
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            give_up = time.monotonic() + 10  # without the defence the test fails here, not hangs
+            while not server.stopped(0.05) and time.monotonic() < give_up:
+                conn.sendall(b"X-Slow: y\r\n")
+
+    server = RawServer(handler)
+    try:
+        with Coder(server.url, token=TOKEN, config=CoderConfig(request_deadline=0.5, timeout=5.0)) as coder:
+            coder.me()  # opens the connection the next call reuses
+            started = time.monotonic()
+            # When the next call reuses it
+            with pytest.raises(DeadlineExceededError):
+                coder.me()
+            elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    # Then the deadline ends it, not the per-read timeout (never hit) or the server
+    assert len(server.heads) == 1  # one connection: the second request did reuse it
     assert elapsed < 4.0
 
 
