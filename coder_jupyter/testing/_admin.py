@@ -84,11 +84,8 @@ class _AdminHandler(BaseHandler):
 
     def g4_app_request(self, app: OAuthApp | None) -> dict[str, Any] | None:
         """Validate a G4 create (``app=None``) or update body; returns the new field values."""
-        body = self.read_json()
-        if body is INVALID:
-            return None
-        if not isinstance(body, dict):
-            self.send_response(400, "Request body must be valid JSON.", detail="expected a JSON object")
+        body = self.read_json_object()
+        if body is None:
             return None
         validations: list[dict[str, str]] = []
         problem = _name_problem(body.get("name"))
@@ -131,11 +128,8 @@ class _AdminHandler(BaseHandler):
         }
 
     def app_request(self) -> dict[str, str] | None:
-        body = self.read_json()
-        if body is INVALID:
-            return None
-        if not isinstance(body, dict):
-            self.send_response(400, "Request body must be valid JSON.", detail="expected a JSON object")
+        body = self.read_json_object()
+        if body is None:
             return None
         validations = [
             {"field": name, "detail": 'Validation failed for tag "required" with value: ""'}

@@ -282,6 +282,16 @@ class BaseHandler(tornado.web.RequestHandler):
             self.send_response(400, "Request body must be valid JSON.", detail=str(exc))
             return INVALID
 
+    def read_json_object(self) -> dict[str, Any] | None:
+        """Decode a JSON object body; on failure answer Coder's 400 and return ``None``."""
+        body = self.read_json()
+        if body is INVALID:
+            return None
+        if not isinstance(body, dict):
+            self.send_response(400, "Request body must be valid JSON.", detail="expected a JSON object")
+            return None
+        return body
+
     # ------------------------------------------------------------------ authentication
 
     def request_token(self) -> str | None:

@@ -37,16 +37,12 @@ class RawServer:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            head = b""
             conn.settimeout(10)
             with contextlib.suppress(OSError):
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    head += chunk
-                self.heads.append(head)
-                self.handler(conn, head)
+                head = read_head(conn)
+                if head:
+                    self.heads.append(head)
+                    self.handler(conn, head)
 
     def send(self, conn: socket.socket, data: bytes) -> None:
         conn.sendall(data)
@@ -61,6 +57,17 @@ class RawServer:
         self._sock.close()
         for thread in self._threads:
             thread.join(5)
+
+
+def read_head(conn: socket.socket) -> bytes:
+    """The next request head on ``conn`` (up to the blank line), or ``b""`` if it closes first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        head += chunk
+    return head
 
 
 @contextlib.contextmanager
